@@ -1,0 +1,283 @@
+//! A token's topic rights, compiled once at CONNECT.
+//!
+//! Publish and receive patterns become a level trie ([`TopicSet`]) that answers the
+//! per-message checks without allocating, hashing or scanning every pattern. Subscribe
+//! patterns stay a list: subscribing is rare and needs the coverage test of
+//! [`topic::covers`].
+
+use std::collections::BTreeMap;
+
+use crate::config::ClaimNames;
+use crate::token::{AclPatterns, sanitize};
+use crate::topic;
+
+/// What a client asks to do with a topic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// A message is delivered to the client.
+    Read,
+    /// The client publishes (or its will is published).
+    Write,
+    Subscribe,
+    Unsubscribe,
+}
+
+/// The topic rights granted by one token.
+#[derive(Debug)]
+pub struct Acl {
+    publish: TopicSet,
+    subscribe: Vec<Box<str>>,
+    receive: TopicSet,
+}
+
+impl Acl {
+    /// Compiles the patterns of a token; an invalid pattern refuses the token. A claim that
+    /// is absent grants nothing for its action.
+    pub fn compile(patterns: &AclPatterns, names: &ClaimNames) -> Result<Acl, String> {
+        Ok(Acl {
+            publish: TopicSet::new(valid_patterns(&patterns.publish, &names.publish)?),
+            subscribe: valid_patterns(&patterns.subscribe, &names.subscribe)?
+                .map(Box::from)
+                .collect(),
+            receive: TopicSet::new(valid_patterns(&patterns.receive, &names.receive)?),
+        })
+    }
+
+    pub fn allows(&self, access: Access, topic: &[u8]) -> bool {
+        match access {
+            Access::Read => self.receive.matches(topic),
+            Access::Write => self.publish.matches(topic),
+            Access::Subscribe => self.allows_subscription(topic),
+            Access::Unsubscribe => true,
+        }
+    }
+
+    fn allows_subscription(&self, requested: &[u8]) -> bool {
+        let Ok(requested) = std::str::from_utf8(requested) else {
+            return false;
+        };
+        let Some(filter) = topic::subscription_filter(requested) else {
+            return false;
+        };
+        topic::validate_filter(filter).is_ok()
+            && topic::covers(self.subscribe.iter().map(|p| &**p), filter)
+    }
+}
+
+fn valid_patterns<'p>(
+    list: &'p Option<Vec<String>>,
+    claim: &str,
+) -> Result<impl Iterator<Item = &'p str>, String> {
+    let list = list.as_deref().unwrap_or_default();
+    for pattern in list {
+        topic::validate_filter(pattern).map_err(|why| {
+            format!(
+                "claim '{claim}': pattern '{}' is not a valid topic filter: it {why}",
+                sanitize(pattern)
+            )
+        })?;
+    }
+    Ok(list.iter().map(String::as_str))
+}
+
+const NONE: u32 = u32::MAX;
+const ROOT: u32 = 0;
+
+#[derive(Clone, Copy, Debug)]
+struct Node {
+    parent: u32,
+    /// This node's literal children are `edges[first_edge..first_edge + edge_count]`,
+    /// sorted by label.
+    first_edge: u32,
+    edge_count: u32,
+    /// The child reached by `+`, or NONE.
+    plus: u32,
+    /// Reached from its parent through `+` rather than a literal.
+    via_plus: bool,
+    /// A pattern ends here.
+    ends: bool,
+    /// A pattern continues here with `#`.
+    hash: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Edge {
+    label_start: u32,
+    label_len: u32,
+    child: u32,
+}
+
+/// A set of topic filters, answering "does any of them match this topic?".
+#[derive(Debug)]
+pub struct TopicSet {
+    nodes: Box<[Node]>,
+    edges: Box<[Edge]>,
+    labels: Box<[u8]>,
+}
+
+#[derive(Default)]
+struct BuildNode<'p> {
+    literal: BTreeMap<&'p str, usize>,
+    plus: Option<usize>,
+    ends: bool,
+    hash: bool,
+}
+
+impl TopicSet {
+    /// Builds the set from valid filters.
+    pub fn new<'p>(filters: impl IntoIterator<Item = &'p str>) -> TopicSet {
+        let mut tree: Vec<BuildNode<'p>> = vec![BuildNode::default()];
+        for filter in filters {
+            let mut at = 0;
+            let mut open = true;
+            for level in filter.split('/') {
+                if level == "#" {
+                    tree[at].hash = true;
+                    open = false;
+                    break;
+                }
+                let existing = if level == "+" {
+                    tree[at].plus
+                } else {
+                    tree[at].literal.get(level).copied()
+                };
+                at = match existing {
+                    Some(child) => child,
+                    None => {
+                        tree.push(BuildNode::default());
+                        let child = tree.len() - 1;
+                        if level == "+" {
+                            tree[at].plus = Some(child);
+                        } else {
+                            tree[at].literal.insert(level, child);
+                        }
+                        child
+                    }
+                };
+            }
+            if open {
+                tree[at].ends = true;
+            }
+        }
+        Self::flatten(&tree)
+    }
+
+    fn flatten(tree: &[BuildNode<'_>]) -> TopicSet {
+        let index = |i: usize| u32::try_from(i).expect("a token is far smaller than 4 GiB");
+        let mut nodes: Vec<Node> = tree
+            .iter()
+            .map(|b| Node {
+                parent: NONE,
+                first_edge: 0,
+                edge_count: 0,
+                plus: b.plus.map_or(NONE, index),
+                via_plus: false,
+                ends: b.ends,
+                hash: b.hash,
+            })
+            .collect();
+        let mut edges = Vec::new();
+        let mut labels = Vec::new();
+        for (i, b) in tree.iter().enumerate() {
+            nodes[i].first_edge = index(edges.len());
+            nodes[i].edge_count = index(b.literal.len());
+            for (label, &child) in &b.literal {
+                edges.push(Edge {
+                    label_start: index(labels.len()),
+                    label_len: index(label.len()),
+                    child: index(child),
+                });
+                labels.extend_from_slice(label.as_bytes());
+                nodes[child].parent = index(i);
+            }
+            if let Some(child) = b.plus {
+                nodes[child].parent = index(i);
+                nodes[child].via_plus = true;
+            }
+        }
+        TopicSet {
+            nodes: nodes.into(),
+            edges: edges.into(),
+            labels: labels.into(),
+        }
+    }
+
+    fn label(&self, edge: &Edge) -> &[u8] {
+        &self.labels[edge.label_start as usize..(edge.label_start + edge.label_len) as usize]
+    }
+
+    fn literal_child(&self, node: &Node, level: &[u8]) -> Option<u32> {
+        let edges =
+            &self.edges[node.first_edge as usize..(node.first_edge + node.edge_count) as usize];
+        edges
+            .binary_search_by(|edge| self.label(edge).cmp(level))
+            .ok()
+            .map(|i| edges[i].child)
+    }
+
+    /// True when a filter of the set matches `topic`.
+    ///
+    /// A depth-first walk of the trie that keeps no stack: a node knows its parent and how
+    /// it was reached, and the level it consumed is found again by scanning back to the
+    /// previous `/`. Each node is visited at most once, so the cost is bounded by the
+    /// trie's size and the memory by nothing at all.
+    pub fn matches(&self, topic: &[u8]) -> bool {
+        // At the root, `+` and `#` do not match a topic that starts with `$`.
+        let dollar = topic.first() == Some(&b'$');
+        let wild_allowed = |node: u32| node != ROOT || !dollar;
+        // `cut` is where the next level of the topic starts; past the end means the topic
+        // is used up.
+        let end = topic.len() + 1;
+        let mut node = ROOT;
+        let mut cut = 0;
+        loop {
+            let here = &self.nodes[node as usize];
+            if here.hash && wild_allowed(node) {
+                return true;
+            }
+            let mut next = None;
+            if cut == end {
+                if here.ends {
+                    return true;
+                }
+            } else {
+                let stop = topic[cut..]
+                    .iter()
+                    .position(|&b| b == b'/')
+                    .map_or(topic.len(), |i| cut + i);
+                next = self
+                    .literal_child(here, &topic[cut..stop])
+                    .or_else(|| (here.plus != NONE && wild_allowed(node)).then_some(here.plus))
+                    .map(|child| (child, stop + 1));
+            }
+            if let Some((child, child_cut)) = next {
+                node = child;
+                cut = child_cut;
+                continue;
+            }
+            // Backtrack: the nearest ancestor whose `+` branch is still untried.
+            loop {
+                if node == ROOT {
+                    return false;
+                }
+                let child = &self.nodes[node as usize];
+                let parent = child.parent;
+                let plus = self.nodes[parent as usize].plus;
+                if !child.via_plus && plus != NONE && wild_allowed(parent) {
+                    // The `+` sibling consumes the same level, so `cut` stays.
+                    node = plus;
+                    break;
+                }
+                let level_end = cut - 1;
+                cut = topic[..level_end]
+                    .iter()
+                    .rposition(|&b| b == b'/')
+                    .map_or(0, |i| i + 1);
+                node = parent;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,363 @@
+//! The plugin's options (`plugin_opt_*` lines), parsed and checked once at start-up.
+//!
+//! Option names follow amqtt's JWT plugins so that a configuration carries over.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::algorithm::{Algorithm, AlgorithmSet, UnknownAlgorithm};
+
+/// Where the HMAC secret comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretSource {
+    Text(Vec<u8>),
+    File(PathBuf),
+}
+
+/// Which claims of a token carry what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimNames {
+    pub user: String,
+    pub publish: String,
+    pub subscribe: String,
+    pub receive: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub algorithms: AlgorithmSet,
+    pub secret: Option<SecretSource>,
+    pub public_key_file: Option<PathBuf>,
+    pub claims: ClaimNames,
+    /// Seconds of clock skew forgiven for `exp`, `nbf` and `iat`.
+    pub leeway: u32,
+    pub audience: Option<String>,
+    pub issuer: Option<String>,
+    pub required_claims: Vec<String>,
+}
+
+/// A configuration problem, reported as `plugin_opt_<option>: <problem>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub option: String,
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub fn new(option: impl Into<String>, problem: impl Into<String>) -> Self {
+        ConfigError {
+            option: option.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "plugin_opt_{}: {}", self.option, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+const OPTIONS: [&str; 12] = [
+    "algorithm",
+    "secret_key",
+    "secret_key_file",
+    "public_key_file",
+    "user_claim",
+    "publish_claim",
+    "subscribe_claim",
+    "receive_claim",
+    "leeway",
+    "audience",
+    "issuer",
+    "required_claims",
+];
+
+impl Config {
+    /// Parses the options of one `plugin` line. Every option may be given once; an unknown
+    /// name is an error so that a typo cannot silently weaken the checks.
+    pub fn from_options<'a, I>(options: I) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+    {
+        let mut seen: Vec<&str> = Vec::new();
+        let mut config = Config::default();
+        let mut secret_text = None;
+        let mut secret_file = None;
+
+        for (name, raw) in options {
+            if !OPTIONS.contains(&name) {
+                return Err(ConfigError::new(
+                    name,
+                    format!("unknown option (known: {})", OPTIONS.join(", ")),
+                ));
+            }
+            if seen.contains(&name) {
+                return Err(ConfigError::new(name, "given more than once"));
+            }
+            seen.push(name);
+
+            // Mosquitto keeps trailing blanks of a config line; they are never meant, except
+            // possibly inside a secret, which is taken byte for byte.
+            let value = raw.trim();
+            match name {
+                "algorithm" => config.algorithms = parse_algorithms(value)?,
+                "secret_key" => secret_text = Some(raw.as_bytes().to_vec()),
+                "secret_key_file" => secret_file = Some(PathBuf::from(non_empty(name, value)?)),
+                "public_key_file" => {
+                    config.public_key_file = Some(PathBuf::from(non_empty(name, value)?))
+                }
+                "user_claim" => config.claims.user = claim_name(name, value)?,
+                "publish_claim" => config.claims.publish = claim_name(name, value)?,
+                "subscribe_claim" => config.claims.subscribe = claim_name(name, value)?,
+                "receive_claim" => config.claims.receive = claim_name(name, value)?,
+                "leeway" => {
+                    config.leeway = value.parse().map_err(|_| {
+                        ConfigError::new(
+                            name,
+                            format!("'{value}' is not a whole number of seconds"),
+                        )
+                    })?
+                }
+                "audience" => config.audience = Some(non_empty(name, value)?.to_owned()),
+                "issuer" => config.issuer = Some(non_empty(name, value)?.to_owned()),
+                "required_claims" => config.required_claims = parse_claim_list(value),
+                _ => unreachable!("every name in OPTIONS is handled"),
+            }
+        }
+
+        config.secret = match (secret_text, secret_file) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    "secret_key_file",
+                    "cannot be combined with plugin_opt_secret_key: give the secret once",
+                ));
+            }
+            (Some(text), None) if text.is_empty() => {
+                return Err(ConfigError::new("secret_key", "is empty"));
+            }
+            (Some(text), None) => Some(SecretSource::Text(text)),
+            (None, Some(path)) => Some(SecretSource::File(path)),
+            (None, None) => None,
+        };
+        Ok(config)
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let mut algorithms = AlgorithmSet::default();
+        algorithms.insert(Algorithm::HS256);
+        Config {
+            algorithms,
+            secret: None,
+            public_key_file: None,
+            claims: ClaimNames {
+                user: "username".into(),
+                publish: "publish_acl".into(),
+                subscribe: "subscribe_acl".into(),
+                receive: "receive_acl".into(),
+            },
+            leeway: 0,
+            audience: None,
+            issuer: None,
+            required_claims: vec!["exp".into()],
+        }
+    }
+}
+
+fn parse_algorithms(value: &str) -> Result<AlgorithmSet, ConfigError> {
+    let mut set = AlgorithmSet::default();
+    for name in value.split(',').map(str::trim) {
+        let alg = Algorithm::from_name(name).map_err(|e| {
+            let known: Vec<&str> = Algorithm::ALL.iter().map(|a| a.name()).collect();
+            let problem = match e {
+                UnknownAlgorithm::NotSupportedYet => format!("{name} is not supported yet"),
+                UnknownAlgorithm::Unknown if name.is_empty() => {
+                    format!("empty algorithm name in '{value}'")
+                }
+                UnknownAlgorithm::Unknown => {
+                    format!("unknown algorithm '{name}' (known: {})", known.join(", "))
+                }
+            };
+            ConfigError::new("algorithm", problem)
+        })?;
+        if !set.insert(alg) {
+            return Err(ConfigError::new(
+                "algorithm",
+                format!("{name} is listed twice"),
+            ));
+        }
+    }
+    Ok(set)
+}
+
+/// `none` stands for the empty list, because Mosquitto refuses an option with no value.
+fn parse_claim_list(value: &str) -> Vec<String> {
+    if value == "none" {
+        return Vec::new();
+    }
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn claim_name(option: &str, value: &str) -> Result<String, ConfigError> {
+    Ok(non_empty(option, value)?.to_owned())
+}
+
+fn non_empty<'v>(option: &str, value: &'v str) -> Result<&'v str, ConfigError> {
+    if value.is_empty() {
+        Err(ConfigError::new(option, "is empty"))
+    } else {
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(options: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_options(options.iter().copied())
+    }
+
+    #[test]
+    fn defaults_follow_amqtt() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.algorithms.to_string(), "HS256");
+        assert_eq!(config.claims.user, "username");
+        assert_eq!(config.claims.publish, "publish_acl");
+        assert_eq!(config.claims.subscribe, "subscribe_acl");
+        assert_eq!(config.claims.receive, "receive_acl");
+        assert_eq!(config.leeway, 0);
+        assert_eq!(config.required_claims, vec!["exp".to_owned()]);
+        assert_eq!(config.audience, None);
+        assert_eq!(config.issuer, None);
+        assert_eq!(config.secret, None);
+    }
+
+    #[test]
+    fn every_option_is_read() {
+        let config = parse(&[
+            ("algorithm", "RS256, ES256"),
+            ("public_key_file", "/etc/keys/pub.pem "),
+            ("secret_key", "s3cret"),
+            ("user_claim", "sub"),
+            ("publish_claim", "pub"),
+            ("subscribe_claim", "sub_acl"),
+            ("receive_claim", "recv"),
+            ("leeway", "30"),
+            ("audience", "mqtt"),
+            ("issuer", "https://issuer.example"),
+            ("required_claims", "exp, iat,,sub"),
+        ])
+        .unwrap();
+        assert_eq!(config.algorithms.to_string(), "RS256,ES256");
+        assert_eq!(
+            config.public_key_file,
+            Some(PathBuf::from("/etc/keys/pub.pem"))
+        );
+        assert_eq!(config.secret, Some(SecretSource::Text(b"s3cret".to_vec())));
+        assert_eq!(config.claims.user, "sub");
+        assert_eq!(config.claims.publish, "pub");
+        assert_eq!(config.claims.subscribe, "sub_acl");
+        assert_eq!(config.claims.receive, "recv");
+        assert_eq!(config.leeway, 30);
+        assert_eq!(config.audience.as_deref(), Some("mqtt"));
+        assert_eq!(config.issuer.as_deref(), Some("https://issuer.example"));
+        assert_eq!(config.required_claims, vec!["exp", "iat", "sub"]);
+    }
+
+    #[test]
+    fn secret_text_is_taken_byte_for_byte() {
+        let config = parse(&[("secret_key", " two words ")]).unwrap();
+        assert_eq!(
+            config.secret,
+            Some(SecretSource::Text(b" two words ".to_vec()))
+        );
+    }
+
+    #[test]
+    fn none_means_no_required_claims() {
+        assert!(
+            parse(&[("required_claims", "none")])
+                .unwrap()
+                .required_claims
+                .is_empty()
+        );
+        assert!(
+            parse(&[("required_claims", "")])
+                .unwrap()
+                .required_claims
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn errors_name_the_option() {
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let cases: &[Case] = &[
+            (&[("algoritm", "HS256")], "algoritm", "unknown option"),
+            (
+                &[("algorithm", "HS257")],
+                "algorithm",
+                "unknown algorithm 'HS257'",
+            ),
+            (
+                &[("algorithm", "none")],
+                "algorithm",
+                "unknown algorithm 'none'",
+            ),
+            (
+                &[("algorithm", "ES512")],
+                "algorithm",
+                "ES512 is not supported yet",
+            ),
+            (
+                &[("algorithm", "ES256K")],
+                "algorithm",
+                "ES256K is not supported yet",
+            ),
+            (
+                &[("algorithm", "ES521")],
+                "algorithm",
+                "ES521 is not supported yet",
+            ),
+            (&[("algorithm", "HS256,HS256")], "algorithm", "listed twice"),
+            (
+                &[("algorithm", "HS256,")],
+                "algorithm",
+                "empty algorithm name",
+            ),
+            (&[("leeway", "-1")], "leeway", "not a whole number"),
+            (&[("leeway", "ten")], "leeway", "not a whole number"),
+            (&[("user_claim", "  ")], "user_claim", "is empty"),
+            (&[("secret_key", "")], "secret_key", "is empty"),
+            (
+                &[("audience", "a"), ("audience", "b")],
+                "audience",
+                "more than once",
+            ),
+            (
+                &[("secret_key", "x"), ("secret_key_file", "/k")],
+                "secret_key_file",
+                "cannot be combined",
+            ),
+        ];
+        for (options, option, problem) in cases {
+            let err = parse(options).unwrap_err();
+            assert_eq!(err.option, *option, "{options:?}");
+            assert!(err.problem.contains(problem), "{options:?}: {err}");
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("plugin_opt_{option}: "))
+            );
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! The panic boundary and the reading of C strings.
+
+use std::ffi::{CStr, c_char, c_int};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::plugin::{Broker, LogLevel};
+
+use super::broker::MosquittoBroker;
+
+/// Runs `body`; if it panics, logs the fact and returns `fail_closed` instead.
+///
+/// Unwinding out of an `extern "C"` function aborts the process, which here is the whole
+/// broker, so every entry point and callback goes through this.
+pub fn guard(what: &str, fail_closed: c_int, body: impl FnOnce() -> c_int) -> c_int {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(code) => code,
+        Err(_) => {
+            // Logging allocates and calls the broker; if even that panics, stay quiet.
+            let _ = catch_unwind(|| {
+                MosquittoBroker.log(
+                    LogLevel::Error,
+                    &format!(
+                        "jwt-auth: internal error in {what}; answered with code {fail_closed}"
+                    ),
+                );
+            });
+            fail_closed
+        }
+    }
+}
+
+/// The bytes of a NUL-terminated C string, or `None` for a NULL pointer.
+///
+/// # Safety
+/// `text` is NULL or points to a NUL-terminated string that stays valid and unchanged
+/// for `'a`.
+pub unsafe fn c_bytes<'a>(text: *const c_char) -> Option<&'a [u8]> {
+    // SAFETY: non-NULL and NUL-terminated by the caller's contract.
+    (!text.is_null()).then(|| unsafe { CStr::from_ptr(text) }.to_bytes())
+}

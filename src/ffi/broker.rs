@@ -1,0 +1,79 @@
+//! [`Broker`] implemented with Mosquitto's own functions. Only called on the broker's
+//! thread, from inside its callbacks.
+
+use std::ffi::{CString, c_int};
+
+use crate::plugin::{Broker, Client, LogLevel};
+
+use super::bindings::{self, mosquitto};
+use super::boundary::c_bytes;
+
+pub struct MosquittoBroker;
+
+fn pointer(client: Client) -> *mut mosquitto {
+    client.0 as *mut mosquitto
+}
+
+impl Broker for MosquittoBroker {
+    fn log(&self, level: LogLevel, message: &str) {
+        let level = match level {
+            LogLevel::Debug => bindings::MOSQ_LOG_DEBUG,
+            LogLevel::Info => bindings::MOSQ_LOG_INFO,
+            LogLevel::Notice => bindings::MOSQ_LOG_NOTICE,
+            LogLevel::Warning => bindings::MOSQ_LOG_WARNING,
+            LogLevel::Error => bindings::MOSQ_LOG_ERR,
+        };
+        let Ok(text) = CString::new(message.replace('\0', "\\0")) else {
+            return;
+        };
+        // SAFETY: a valid format string with one %s and a NUL-terminated argument; the
+        // message never reaches the format position, so '%' in it is harmless.
+        unsafe { bindings::mosquitto_log_printf(level as c_int, c"%s".as_ptr(), text.as_ptr()) };
+    }
+
+    fn client_id(&self, client: Client) -> Option<&[u8]> {
+        // SAFETY: `client` came from the event being handled, so it is a live client; the
+        // broker does not change its id before the callback returns.
+        unsafe { c_bytes(bindings::mosquitto_client_id(pointer(client))) }
+    }
+
+    fn client_username(&self, client: Client) -> Option<&[u8]> {
+        // SAFETY: as for `client_id`.
+        unsafe { c_bytes(bindings::mosquitto_client_username(pointer(client))) }
+    }
+
+    fn session_ends_with_connection(&self, client: Client) -> bool {
+        // SAFETY: a live client from the current event.
+        let (version, clean) = unsafe {
+            (
+                bindings::mosquitto_client_protocol_version(pointer(client)),
+                bindings::mosquitto_client_clean_session(pointer(client)),
+            )
+        };
+        // MQTT 5's clean start says nothing about how long the session lives.
+        version != 5 && clean
+    }
+
+    fn set_username(&self, client: Client, username: &str) -> Result<(), String> {
+        let name = CString::new(username).map_err(|_| "it contains a NUL character")?;
+        // SAFETY: a live client from the current event; the broker copies the name.
+        let rc = unsafe { bindings::mosquitto_set_username(pointer(client), name.as_ptr()) };
+        if rc == bindings::MOSQ_ERR_SUCCESS {
+            Ok(())
+        } else {
+            Err(format!("the broker refused it (error {rc})"))
+        }
+    }
+
+    fn now(&self) -> f64 {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // The coarse clock costs a few nanoseconds and is exact to a few milliseconds,
+        // plenty for expiry in seconds.
+        // SAFETY: `ts` is a valid timespec to write into.
+        unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+        ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+    }
+}

@@ -1,0 +1,129 @@
+//! The callbacks registered with the broker, one per event. Each reads its event
+//! structure, asks the plugin logic, and maps the answer to a return code; on a NULL
+//! pointer or a panic it fails closed.
+
+use std::ffi::{c_int, c_void};
+
+use crate::acl::Access;
+use crate::plugin::{AclDecision, AuthDecision, Client, Plugin};
+
+use super::bindings::{self as b, mosquitto, mosquitto_plugin_id_t};
+use super::boundary::{c_bytes, guard};
+use super::broker::MosquittoBroker;
+
+/// One plugin instance: one `plugin` line, or one listener with `per_listener_settings`.
+/// The broker hands its address back to every callback as userdata.
+pub struct Instance {
+    pub identifier: *mut mosquitto_plugin_id_t,
+    pub plugin: Plugin<MosquittoBroker>,
+}
+
+type Callback = unsafe extern "C" fn(c_int, *mut c_void, *mut c_void) -> c_int;
+
+/// Every event the plugin handles; all exist since Mosquitto 2.0.0.
+pub const CALLBACKS: [(b::mosquitto_plugin_event, Callback); 4] = [
+    (b::MOSQ_EVT_BASIC_AUTH, on_basic_auth),
+    (b::MOSQ_EVT_EXT_AUTH_START, on_ext_auth_start),
+    (b::MOSQ_EVT_ACL_CHECK, on_acl_check),
+    (b::MOSQ_EVT_DISCONNECT, on_disconnect),
+];
+
+/// # Safety
+/// `userdata` is NULL or the `Instance` registered with the callback, alive until
+/// `mosquitto_plugin_cleanup`; `data` is NULL or the event structure of type `T` the
+/// broker passes for this event, alive for the call.
+unsafe fn unpack<'a, T>(userdata: *mut c_void, data: *mut c_void) -> Option<(&'a Instance, &'a T)> {
+    // SAFETY: per the contract above, both are NULL or valid for the call.
+    unsafe {
+        Some((
+            (userdata as *const Instance).as_ref()?,
+            (data as *const T).as_ref()?,
+        ))
+    }
+}
+
+fn client(pointer: *mut mosquitto) -> Option<Client> {
+    (!pointer.is_null()).then_some(Client(pointer as usize))
+}
+
+fn auth_code(decision: AuthDecision) -> c_int {
+    match decision {
+        AuthDecision::Accept => b::MOSQ_ERR_SUCCESS,
+        AuthDecision::Refuse => b::MOSQ_ERR_AUTH,
+        AuthDecision::Defer => b::MOSQ_ERR_PLUGIN_DEFER,
+    }
+}
+
+extern "C" fn on_basic_auth(_event: c_int, data: *mut c_void, userdata: *mut c_void) -> c_int {
+    guard("basic auth", b::MOSQ_ERR_AUTH, || {
+        // SAFETY: registered for MOSQ_EVT_BASIC_AUTH with an Instance as userdata.
+        let Some((instance, event)) =
+            (unsafe { unpack::<b::mosquitto_evt_basic_auth>(userdata, data) })
+        else {
+            return b::MOSQ_ERR_AUTH;
+        };
+        let Some(client) = client(event.client) else {
+            return b::MOSQ_ERR_AUTH;
+        };
+        // SAFETY: the broker's username and password strings live for the call.
+        let (username, password) = unsafe { (c_bytes(event.username), c_bytes(event.password)) };
+        auth_code(instance.plugin.basic_auth(client, username, password))
+    })
+}
+
+extern "C" fn on_ext_auth_start(_event: c_int, data: *mut c_void, userdata: *mut c_void) -> c_int {
+    guard("extended auth", b::MOSQ_ERR_AUTH, || {
+        // SAFETY: registered for MOSQ_EVT_EXT_AUTH_START with an Instance as userdata.
+        let Some((instance, event)) =
+            (unsafe { unpack::<b::mosquitto_evt_extended_auth>(userdata, data) })
+        else {
+            return b::MOSQ_ERR_AUTH;
+        };
+        let Some(client) = client(event.client) else {
+            return b::MOSQ_ERR_AUTH;
+        };
+        auth_code(instance.plugin.ext_auth_start(client))
+    })
+}
+
+extern "C" fn on_acl_check(_event: c_int, data: *mut c_void, userdata: *mut c_void) -> c_int {
+    guard("ACL check", b::MOSQ_ERR_ACL_DENIED, || {
+        // SAFETY: registered for MOSQ_EVT_ACL_CHECK with an Instance as userdata.
+        let Some((instance, event)) =
+            (unsafe { unpack::<b::mosquitto_evt_acl_check>(userdata, data) })
+        else {
+            return b::MOSQ_ERR_ACL_DENIED;
+        };
+        let Some(client) = client(event.client) else {
+            return b::MOSQ_ERR_ACL_DENIED;
+        };
+        let access = match event.access as u32 {
+            b::MOSQ_ACL_READ => Some(Access::Read),
+            b::MOSQ_ACL_WRITE => Some(Access::Write),
+            b::MOSQ_ACL_SUBSCRIBE => Some(Access::Subscribe),
+            b::MOSQ_ACL_UNSUBSCRIBE => Some(Access::Unsubscribe),
+            _ => None,
+        };
+        // SAFETY: the broker's topic string lives for the call.
+        let topic = unsafe { c_bytes(event.topic) };
+        match instance.plugin.acl_check(client, access, topic) {
+            AclDecision::Allow => b::MOSQ_ERR_SUCCESS,
+            AclDecision::Deny => b::MOSQ_ERR_ACL_DENIED,
+            AclDecision::Defer => b::MOSQ_ERR_PLUGIN_DEFER,
+        }
+    })
+}
+
+extern "C" fn on_disconnect(_event: c_int, data: *mut c_void, userdata: *mut c_void) -> c_int {
+    // Nothing to deny here: on failure the session is only kept longer.
+    guard("disconnect", b::MOSQ_ERR_SUCCESS, || {
+        // SAFETY: registered for MOSQ_EVT_DISCONNECT with an Instance as userdata.
+        if let Some((instance, event)) =
+            unsafe { unpack::<b::mosquitto_evt_disconnect>(userdata, data) }
+            && let Some(client) = client(event.client)
+        {
+            instance.plugin.disconnect(client);
+        }
+        b::MOSQ_ERR_SUCCESS
+    })
+}

@@ -1,0 +1,230 @@
+//! The plugin's decisions, one method per broker event, free of FFI: the broker is reached
+//! only through the [`Broker`] trait.
+
+pub mod broker;
+mod sessions;
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use crate::acl::{Access, Acl};
+use crate::config::{ClaimNames, Config, ConfigError};
+use crate::keys::KeySet;
+use crate::token::{ClaimRules, Jwt, Verifier, sanitize};
+
+pub use broker::{Broker, Client, LogLevel};
+use sessions::{Session, Sessions};
+
+/// The answer to an authentication event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthDecision {
+    Accept,
+    Refuse,
+    /// Not ours to judge: other plugins, the password file or `allow_anonymous` decide.
+    Defer,
+}
+
+/// The answer to an ACL check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AclDecision {
+    Allow,
+    Deny,
+    Defer,
+}
+
+pub struct Plugin<B: Broker> {
+    broker: B,
+    verifier: Verifier,
+    claim_names: ClaimNames,
+    sessions: RefCell<Sessions>,
+}
+
+const LOG_PREFIX: &str = "jwt-auth";
+
+impl<B: Broker> Plugin<B> {
+    /// Builds an instance from its `plugin_opt_*` options; the error names the option.
+    pub fn new<'a>(
+        broker: B,
+        options: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Plugin<B>, ConfigError> {
+        let config = Config::from_options(options)?;
+        let keys = KeySet::load(&config)?;
+        let verifier = Verifier::new(config.algorithms, keys, ClaimRules::from_config(&config));
+        broker.log(
+            LogLevel::Info,
+            &format!("{LOG_PREFIX}: accepting {} tokens", config.algorithms),
+        );
+        Ok(Plugin {
+            broker,
+            verifier,
+            claim_names: config.claims,
+            sessions: RefCell::new(Sessions::default()),
+        })
+    }
+
+    /// MOSQ_EVT_BASIC_AUTH. `password` is the client's password up to its first NUL byte.
+    pub fn basic_auth(
+        &self,
+        client: Client,
+        username: Option<&[u8]>,
+        password: Option<&[u8]>,
+    ) -> AuthDecision {
+        {
+            let mut sessions = self.sessions.borrow_mut();
+            sessions.settle(None);
+            sessions.begin_connection(client);
+        }
+        let Some(jwt) = password.and_then(Jwt::recognise) else {
+            return AuthDecision::Defer;
+        };
+        match self.admit(client, username, &jwt) {
+            Ok(()) => AuthDecision::Accept,
+            Err(why) => {
+                self.log_refusal(client, username, &why);
+                AuthDecision::Refuse
+            }
+        }
+    }
+
+    /// MOSQ_EVT_EXT_AUTH_START: MQTT 5 enhanced authentication is not handled yet, but a
+    /// new connection at this address must not inherit an earlier client's rights.
+    pub fn ext_auth_start(&self, client: Client) -> AuthDecision {
+        let mut sessions = self.sessions.borrow_mut();
+        sessions.settle(None);
+        sessions.begin_connection(client);
+        AuthDecision::Defer
+    }
+
+    fn admit(&self, client: Client, username: Option<&[u8]>, jwt: &Jwt<'_>) -> Result<(), String> {
+        let now = self.broker.now();
+        let token = self.verifier.verify(jwt, now).map_err(|r| r.to_string())?;
+        match username {
+            Some(name) if name == token.user.as_bytes() => {}
+            Some(name) => {
+                return Err(format!(
+                    "username '{}' is not the token's user '{}'",
+                    sanitize(&String::from_utf8_lossy(name)),
+                    sanitize(&token.user)
+                ));
+            }
+            None => self
+                .broker
+                .set_username(client, &token.user)
+                .map_err(|e| format!("cannot take the token's user as username: {e}"))?,
+        }
+        let acl = if token.acl.is_absent() {
+            None
+        } else {
+            Some(Arc::new(Acl::compile(&token.acl, &self.claim_names)?))
+        };
+        let client_id = self.broker.client_id(client).unwrap_or_default();
+        let session = Session::new(
+            acl,
+            token.expires_at,
+            client_id,
+            token.user.as_bytes(),
+            self.broker.session_ends_with_connection(client),
+        );
+        let held = {
+            let mut sessions = self.sessions.borrow_mut();
+            sessions.insert(client, session, now);
+            sessions.count()
+        };
+        let lifetime = match token.expires_at {
+            Some(deadline) => format!("until {:.0} s from now", deadline - now),
+            None => "without expiry".to_owned(),
+        };
+        self.broker.log(
+            LogLevel::Debug,
+            &format!(
+                "{LOG_PREFIX}: client '{}' authenticated as '{}' {lifetime}; {held} client states held",
+                sanitize(&String::from_utf8_lossy(client_id)),
+                sanitize(&token.user)
+            ),
+        );
+        Ok(())
+    }
+
+    fn log_refusal(&self, client: Client, username: Option<&[u8]>, why: &str) {
+        let id = self
+            .broker
+            .client_id(client)
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
+        let user = match username {
+            Some(name) => format!("username '{}'", sanitize(&String::from_utf8_lossy(name))),
+            None => "no username".to_owned(),
+        };
+        self.broker.log(
+            LogLevel::Notice,
+            &format!(
+                "{LOG_PREFIX}: refused client '{}' ({user}): {why}",
+                sanitize(&id)
+            ),
+        );
+    }
+
+    /// MOSQ_EVT_ACL_CHECK: per message and subscriber for READ, so this path allocates
+    /// nothing and does no JSON or crypto. `access` is `None` for an access kind this
+    /// plugin does not know, which is denied for its own clients.
+    pub fn acl_check(
+        &self,
+        client: Client,
+        access: Option<Access>,
+        topic: Option<&[u8]>,
+    ) -> AclDecision {
+        let Ok(mut sessions) = self.sessions.try_borrow_mut() else {
+            return AclDecision::Deny;
+        };
+        sessions.settle(Some(client));
+        let Some(session) = sessions.get(client) else {
+            return AclDecision::Defer;
+        };
+        if !self.is_same_client(client, session) {
+            sessions.remove(client);
+            return AclDecision::Defer;
+        }
+        if session.expires_at.is_some() && session.is_expired(self.broker.now()) {
+            if session.first_expiry_notice() {
+                self.broker.log(
+                    LogLevel::Notice,
+                    &format!(
+                        "{LOG_PREFIX}: token of client '{}' has expired; denying all its topic access",
+                        sanitize(&String::from_utf8_lossy(&session.client_id))
+                    ),
+                );
+            }
+            return AclDecision::Deny;
+        }
+        let Some(acl) = &session.acl else {
+            return AclDecision::Defer;
+        };
+        match (access, topic) {
+            (Some(access), Some(topic)) if acl.allows(access, topic) => AclDecision::Allow,
+            _ => AclDecision::Deny,
+        }
+    }
+
+    /// The broker reuses a freed client's address; a client that did not authenticate
+    /// through this plugin (a TLS-certificate one) could land on it. Its id and username
+    /// tell it apart.
+    fn is_same_client(&self, client: Client, session: &Session) -> bool {
+        self.broker.client_id(client) == Some(&session.client_id[..])
+            && self.broker.client_username(client) == Some(&session.username[..])
+    }
+
+    /// MOSQ_EVT_DISCONNECT.
+    pub fn disconnect(&self, client: Client) {
+        let mut sessions = self.sessions.borrow_mut();
+        sessions.settle(None);
+        sessions.disconnected(client);
+    }
+
+    /// How many clients' states are held, for memory accounting.
+    pub fn client_states(&self) -> usize {
+        self.sessions.borrow().count()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,237 @@
+//! The state kept for each client this plugin authenticated.
+//!
+//! Mosquitto gives plugins no per-client slot, so state is keyed by the client's address.
+//! That address outlives the connection in two ways the table must respect:
+//! - checks still come after DISCONNECT: the will (a WRITE) and, for a durable session,
+//!   every message queued while it is offline (READ);
+//! - the broker frees the client later without telling plugins and reuses the address for
+//!   another client.
+//!
+//! So a session is marked offline at DISCONNECT and dropped when its end is certain: a new
+//! authentication at the same address, a second DISCONNECT (the broker discarding a durable
+//! session), the first callback after an MQTT 3 clean session's DISCONNECT that is not one
+//! of its own last checks, or a sweep of offline sessions whose token has expired. Every
+//! check also compares the client's id and username with the ones recorded, so a client
+//! that never passed through this plugin (a certificate-authenticated one) at a reused
+//! address does not inherit anything.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use crate::acl::Acl;
+use crate::plugin::broker::Client;
+
+/// Sweeping offline sessions runs when the table has doubled since the last sweep, so its
+/// cost per connection stays constant.
+const MIN_SWEEP: usize = 64;
+
+pub struct Session {
+    /// `None` when the token carries no ACL claim: authorization is left to others.
+    pub acl: Option<Arc<Acl>>,
+    pub expires_at: Option<f64>,
+    pub client_id: Box<[u8]>,
+    pub username: Box<[u8]>,
+    pub ends_with_connection: bool,
+    online: bool,
+    expiry_logged: Cell<bool>,
+}
+
+impl Session {
+    pub fn new(
+        acl: Option<Arc<Acl>>,
+        expires_at: Option<f64>,
+        client_id: &[u8],
+        username: &[u8],
+        ends_with_connection: bool,
+    ) -> Session {
+        Session {
+            acl,
+            expires_at,
+            client_id: client_id.into(),
+            username: username.into(),
+            ends_with_connection,
+            online: true,
+            expiry_logged: Cell::new(false),
+        }
+    }
+
+    pub fn is_expired(&self, now: f64) -> bool {
+        self.expires_at.is_some_and(|deadline| now >= deadline)
+    }
+
+    /// True the first time it is asked, so that an expired session is logged once.
+    pub fn first_expiry_notice(&self) -> bool {
+        !self.expiry_logged.replace(true)
+    }
+}
+
+#[derive(Default)]
+pub struct Sessions {
+    by_client: HashMap<Client, Session, BuildHasherDefault<AddressHasher>>,
+    /// An MQTT 3 clean session that got its DISCONNECT: only its own will check may
+    /// still come.
+    ending: Option<Client>,
+    sweep_at: usize,
+}
+
+impl Sessions {
+    /// Every callback starts here. `current` is the client of an ACL check, whose checks
+    /// may be the last ones of an ending session.
+    pub fn settle(&mut self, current: Option<Client>) {
+        if let Some(ending) = self.ending
+            && current != Some(ending)
+        {
+            self.ending = None;
+            self.by_client.remove(&ending);
+        }
+    }
+
+    /// A new connection at this address: whatever was known of the address is gone.
+    pub fn begin_connection(&mut self, client: Client) {
+        self.by_client.remove(&client);
+    }
+
+    pub fn insert(&mut self, client: Client, session: Session, now: f64) {
+        if self.by_client.len() >= self.sweep_at.max(MIN_SWEEP) {
+            self.by_client.retain(|_, s| s.online || !s.is_expired(now));
+            self.sweep_at = 2 * self.by_client.len();
+        }
+        self.by_client.insert(client, session);
+    }
+
+    pub fn get(&self, client: Client) -> Option<&Session> {
+        self.by_client.get(&client)
+    }
+
+    pub fn remove(&mut self, client: Client) {
+        self.by_client.remove(&client);
+    }
+
+    pub fn disconnected(&mut self, client: Client) {
+        let Some(session) = self.by_client.get_mut(&client) else {
+            return;
+        };
+        if !session.online {
+            self.by_client.remove(&client);
+        } else {
+            session.online = false;
+            if session.ends_with_connection {
+                self.ending = Some(client);
+            }
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.by_client.len()
+    }
+}
+
+/// Client addresses are not chosen by clients, so a multiplicative hash is enough and
+/// much cheaper than SipHash on the per-message path.
+#[derive(Default)]
+pub struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_usize(&mut self, address: usize) {
+        // Allocations are 16-byte aligned: the low bits carry nothing.
+        self.0 = ((address as u64) >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(expires_at: Option<f64>, ends_with_connection: bool) -> Session {
+        Session::new(None, expires_at, b"id", b"user", ends_with_connection)
+    }
+
+    #[test]
+    fn a_new_connection_at_an_address_forgets_the_old_one() {
+        let mut sessions = Sessions::default();
+        sessions.insert(Client(1), session(None, false), 0.0);
+        sessions.begin_connection(Client(1));
+        assert!(sessions.get(Client(1)).is_none());
+    }
+
+    #[test]
+    fn an_offline_session_stays_until_a_second_disconnect() {
+        let mut sessions = Sessions::default();
+        sessions.insert(Client(1), session(None, false), 0.0);
+        sessions.disconnected(Client(1));
+        sessions.settle(None);
+        assert!(
+            sessions.get(Client(1)).is_some(),
+            "kept for queued messages and the will"
+        );
+        sessions.disconnected(Client(1));
+        assert!(sessions.get(Client(1)).is_none());
+    }
+
+    #[test]
+    fn a_clean_mqtt3_session_ends_after_its_own_last_checks() {
+        let mut sessions = Sessions::default();
+        sessions.insert(Client(1), session(None, true), 0.0);
+        sessions.disconnected(Client(1));
+        sessions.settle(Some(Client(1)));
+        assert!(
+            sessions.get(Client(1)).is_some(),
+            "the will check still needs it"
+        );
+        sessions.settle(Some(Client(2)));
+        assert!(sessions.get(Client(1)).is_none());
+        assert_eq!(sessions.count(), 0);
+    }
+
+    #[test]
+    fn expired_offline_sessions_are_swept_as_the_table_grows() {
+        let mut sessions = Sessions::default();
+        for i in 0..MIN_SWEEP {
+            sessions.insert(Client(i), session(Some(10.0), false), 0.0);
+            sessions.disconnected(Client(i));
+        }
+        sessions.insert(Client(1_000), session(Some(10.0), false), 20.0);
+        assert_eq!(sessions.count(), 1, "the offline expired ones are gone");
+
+        let mut sessions = Sessions::default();
+        for i in 0..MIN_SWEEP {
+            sessions.insert(Client(i), session(Some(10.0), false), 0.0);
+            sessions.disconnected(Client(i));
+        }
+        sessions.insert(Client(1_000), session(Some(10.0), false), 5.0);
+        assert_eq!(
+            sessions.count(),
+            MIN_SWEEP + 1,
+            "nothing had expired at t=5"
+        );
+    }
+
+    #[test]
+    fn online_expired_sessions_are_kept_to_deny_their_checks() {
+        let mut sessions = Sessions::default();
+        for i in 0..=MIN_SWEEP {
+            sessions.insert(Client(i), session(Some(1.0), false), 100.0);
+        }
+        assert_eq!(sessions.count(), MIN_SWEEP + 1);
+        assert!(sessions.get(Client(0)).unwrap().is_expired(100.0));
+    }
+
+    #[test]
+    fn expiry_is_logged_once() {
+        let s = session(Some(1.0), false);
+        assert!(s.first_expiry_notice());
+        assert!(!s.first_expiry_notice());
+    }
+}

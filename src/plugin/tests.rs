@@ -1,0 +1,468 @@
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::HashMap;
+
+use serde_json::json;
+
+use super::*;
+use crate::test_tokens::{SECRET, hs256};
+
+const NOW: f64 = 1_800_000_000.0;
+
+/// One connection as the fake broker sees it. Leaked, so the broker can hand out
+/// references that live as long as the test.
+struct FakeClient {
+    id: Vec<u8>,
+    username: OnceCell<Vec<u8>>,
+    ends_with_connection: bool,
+}
+
+#[derive(Default)]
+struct FakeBroker {
+    now: Cell<f64>,
+    clients: RefCell<HashMap<usize, &'static FakeClient>>,
+    logs: RefCell<Vec<(LogLevel, String)>>,
+}
+
+impl FakeBroker {
+    fn client(&self, client: Client) -> Option<&'static FakeClient> {
+        self.clients.borrow().get(&client.0).copied()
+    }
+}
+
+impl Broker for &FakeBroker {
+    fn log(&self, level: LogLevel, message: &str) {
+        self.logs.borrow_mut().push((level, message.to_owned()));
+    }
+    fn client_id(&self, client: Client) -> Option<&[u8]> {
+        self.client(client).map(|c| c.id.as_slice())
+    }
+    fn client_username(&self, client: Client) -> Option<&[u8]> {
+        self.client(client)
+            .and_then(|c| c.username.get())
+            .map(Vec::as_slice)
+    }
+    fn session_ends_with_connection(&self, client: Client) -> bool {
+        self.client(client).is_some_and(|c| c.ends_with_connection)
+    }
+    fn set_username(&self, client: Client, username: &str) -> Result<(), String> {
+        let c = self.client(client).ok_or("no such client")?;
+        c.username
+            .set(username.as_bytes().to_vec())
+            .map_err(|_| "username already set".into())
+    }
+    fn now(&self) -> f64 {
+        self.now.get()
+    }
+}
+
+struct Harness {
+    broker: &'static FakeBroker,
+    plugin: Plugin<&'static FakeBroker>,
+}
+
+impl Harness {
+    fn new(options: &[(&str, &str)]) -> Harness {
+        let broker: &'static FakeBroker = Box::leak(Box::default());
+        broker.now.set(NOW);
+        let mut all = vec![("secret_key", SECRET)];
+        all.extend_from_slice(options);
+        let plugin = Plugin::new(broker, all).unwrap();
+        broker.logs.borrow_mut().clear();
+        Harness { broker, plugin }
+    }
+
+    /// A new connection at `address`, as the broker would set it up before BASIC_AUTH.
+    fn arrive(
+        &self,
+        address: usize,
+        id: &str,
+        username: Option<&str>,
+        mqtt3_clean: bool,
+    ) -> Client {
+        let username = username
+            .map(|u| OnceCell::from(u.as_bytes().to_vec()))
+            .unwrap_or_default();
+        let fake = Box::leak(Box::new(FakeClient {
+            id: id.as_bytes().to_vec(),
+            username,
+            ends_with_connection: mqtt3_clean,
+        }));
+        self.broker.clients.borrow_mut().insert(address, fake);
+        Client(address)
+    }
+
+    fn connect(
+        &self,
+        address: usize,
+        id: &str,
+        username: Option<&str>,
+        token: &str,
+    ) -> AuthDecision {
+        let client = self.arrive(address, id, username, false);
+        self.plugin
+            .basic_auth(client, username.map(str::as_bytes), Some(token.as_bytes()))
+    }
+
+    fn check(&self, address: usize, access: Access, topic: &str) -> AclDecision {
+        self.plugin
+            .acl_check(Client(address), Some(access), Some(topic.as_bytes()))
+    }
+
+    fn logs(&self) -> Vec<String> {
+        self.broker
+            .logs
+            .borrow()
+            .iter()
+            .map(|(_, m)| m.clone())
+            .collect()
+    }
+
+    fn notices(&self) -> Vec<String> {
+        let logs = self.broker.logs.borrow();
+        logs.iter()
+            .filter(|(l, _)| *l != LogLevel::Debug)
+            .map(|(_, m)| m.clone())
+            .collect()
+    }
+}
+
+fn token(extra: serde_json::Value) -> String {
+    let mut claims = json!({"username": "alice", "exp": NOW + 3600.0});
+    claims
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    hs256(&claims)
+}
+
+fn acl_token() -> String {
+    token(json!({
+        "publish_acl": ["devices/alice/#"],
+        "subscribe_acl": ["commands/alice/+"],
+        "receive_acl": "commands/alice/+",
+    }))
+}
+
+#[test]
+fn passwords_that_are_not_tokens_are_deferred() {
+    let h = Harness::new(&[]);
+    let client = h.arrive(1, "c1", Some("bob"), false);
+    assert_eq!(
+        h.plugin.basic_auth(client, Some(b"bob"), None),
+        AuthDecision::Defer
+    );
+    assert_eq!(h.plugin.basic_auth(client, None, None), AuthDecision::Defer);
+    assert_eq!(
+        h.plugin.basic_auth(client, Some(b"bob"), Some(b"hunter2")),
+        AuthDecision::Defer
+    );
+    let junk: Vec<u8> = (0..65_535u32)
+        .map(|i| (i.wrapping_mul(7919) % 251) as u8 + 1)
+        .collect();
+    assert_eq!(
+        h.plugin.basic_auth(client, Some(b"bob"), Some(&junk)),
+        AuthDecision::Defer
+    );
+    assert_eq!(
+        h.plugin
+            .basic_auth(client, Some(b"bob"), Some(b"\xff\xfe\x80")),
+        AuthDecision::Defer
+    );
+    assert!(h.notices().is_empty(), "{:?}", h.notices());
+}
+
+#[test]
+fn a_bad_token_is_refused_with_one_line_that_does_not_quote_it() {
+    let h = Harness::new(&[]);
+    let expired = token(json!({"exp": NOW - 1.0}));
+    assert_eq!(
+        h.connect(1, "dev-1", Some("alice"), &expired),
+        AuthDecision::Refuse
+    );
+    let notices = h.notices();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(
+        notices[0],
+        "jwt-auth: refused client 'dev-1' (username 'alice'): token has expired (exp)"
+    );
+    for part in expired.split('.') {
+        assert!(!h.logs().iter().any(|l| l.contains(part)));
+    }
+}
+
+#[test]
+fn the_username_must_be_the_token_user() {
+    let h = Harness::new(&[]);
+    assert_eq!(
+        h.connect(1, "c1", Some("alice"), &token(json!({}))),
+        AuthDecision::Accept
+    );
+    assert_eq!(
+        h.connect(2, "c2", Some("mallory"), &token(json!({}))),
+        AuthDecision::Refuse
+    );
+    assert!(
+        h.notices()[0].ends_with("username 'mallory' is not the token's user 'alice'"),
+        "{:?}",
+        h.notices()
+    );
+}
+
+#[test]
+fn without_a_username_the_token_user_becomes_the_username() {
+    let h = Harness::new(&[]);
+    assert_eq!(h.connect(1, "c1", None, &acl_token()), AuthDecision::Accept);
+    assert_eq!(h.broker.client_username(Client(1)), Some(&b"alice"[..]));
+    assert_eq!(
+        h.check(1, Access::Write, "devices/alice/t"),
+        AclDecision::Allow
+    );
+}
+
+#[test]
+fn acl_claims_decide_each_access() {
+    let h = Harness::new(&[]);
+    assert_eq!(
+        h.connect(1, "c1", Some("alice"), &acl_token()),
+        AuthDecision::Accept
+    );
+    assert_eq!(
+        h.check(1, Access::Write, "devices/alice/temp"),
+        AclDecision::Allow
+    );
+    assert_eq!(
+        h.check(1, Access::Write, "devices/bob/temp"),
+        AclDecision::Deny
+    );
+    assert_eq!(
+        h.check(1, Access::Read, "commands/alice/reboot"),
+        AclDecision::Allow
+    );
+    assert_eq!(
+        h.check(1, Access::Read, "devices/alice/temp"),
+        AclDecision::Deny
+    );
+    assert_eq!(
+        h.check(1, Access::Subscribe, "commands/alice/+"),
+        AclDecision::Allow
+    );
+    assert_eq!(
+        h.check(1, Access::Subscribe, "commands/#"),
+        AclDecision::Deny
+    );
+    assert_eq!(
+        h.check(1, Access::Unsubscribe, "commands/#"),
+        AclDecision::Allow
+    );
+    assert_eq!(
+        h.plugin
+            .acl_check(Client(1), None, Some(b"devices/alice/x")),
+        AclDecision::Deny
+    );
+    assert_eq!(
+        h.plugin.acl_check(Client(1), Some(Access::Write), None),
+        AclDecision::Deny
+    );
+}
+
+#[test]
+fn clients_it_did_not_authenticate_and_tokens_without_acl_claims_are_deferred() {
+    let h = Harness::new(&[]);
+    assert_eq!(h.check(9, Access::Write, "a"), AclDecision::Defer);
+    assert_eq!(
+        h.connect(1, "c1", Some("alice"), &token(json!({}))),
+        AuthDecision::Accept
+    );
+    assert_eq!(h.check(1, Access::Write, "a"), AclDecision::Defer);
+    assert_eq!(h.check(1, Access::Subscribe, "#"), AclDecision::Defer);
+}
+
+#[test]
+fn a_malformed_acl_claim_refuses_the_token() {
+    let h = Harness::new(&[]);
+    let bad = token(json!({"publish_acl": ["ok", "a/#/b"]}));
+    assert_eq!(
+        h.connect(1, "c1", Some("alice"), &bad),
+        AuthDecision::Refuse
+    );
+    assert!(
+        h.notices()[0].contains("claim 'publish_acl': pattern 'a/#/b' is not a valid topic filter")
+    );
+    assert_eq!(h.check(1, Access::Write, "ok"), AclDecision::Defer);
+}
+
+#[test]
+fn after_expiry_every_check_is_denied_even_while_connected() {
+    let h = Harness::new(&[("leeway", "5")]);
+    let short = token(json!({"exp": NOW + 10.0}));
+    assert_eq!(
+        h.connect(1, "c1", Some("alice"), &short),
+        AuthDecision::Accept
+    );
+    assert_eq!(h.check(1, Access::Write, "x"), AclDecision::Defer);
+    h.broker.now.set(NOW + 14.9);
+    assert_eq!(
+        h.check(1, Access::Write, "x"),
+        AclDecision::Defer,
+        "inside the leeway"
+    );
+    h.broker.now.set(NOW + 15.0);
+    for access in [
+        Access::Write,
+        Access::Read,
+        Access::Subscribe,
+        Access::Unsubscribe,
+    ] {
+        assert_eq!(h.check(1, access, "x"), AclDecision::Deny, "{access:?}");
+    }
+    let notices = h.notices();
+    assert_eq!(
+        notices,
+        vec!["jwt-auth: token of client 'c1' has expired; denying all its topic access"]
+    );
+}
+
+#[test]
+fn a_reused_address_never_inherits_rights() {
+    let h = Harness::new(&[]);
+    assert_eq!(
+        h.connect(1, "c1", Some("alice"), &acl_token()),
+        AuthDecision::Accept
+    );
+    h.plugin.disconnect(Client(1));
+    // A certificate-authenticated client lands on the freed address without BASIC_AUTH.
+    h.arrive(1, "cert-client", Some("alice"), false);
+    assert_eq!(
+        h.check(1, Access::Write, "devices/alice/x"),
+        AclDecision::Defer
+    );
+    assert_eq!(h.plugin.client_states(), 0);
+
+    // A password-file client passes through BASIC_AUTH and is deferred.
+    assert_eq!(
+        h.connect(2, "c2", Some("alice"), &acl_token()),
+        AuthDecision::Accept
+    );
+    let legacy = h.arrive(2, "c2", Some("alice"), false);
+    assert_eq!(
+        h.plugin
+            .basic_auth(legacy, Some(b"alice"), Some(b"plain password")),
+        AuthDecision::Defer
+    );
+    assert_eq!(
+        h.check(2, Access::Write, "devices/alice/x"),
+        AclDecision::Defer
+    );
+
+    // Same for an MQTT 5 enhanced-auth client.
+    assert_eq!(
+        h.connect(3, "c3", Some("alice"), &acl_token()),
+        AuthDecision::Accept
+    );
+    assert_eq!(h.plugin.ext_auth_start(Client(3)), AuthDecision::Defer);
+    assert_eq!(
+        h.check(3, Access::Write, "devices/alice/x"),
+        AclDecision::Defer
+    );
+}
+
+#[test]
+fn wills_and_offline_queues_are_judged_after_disconnect() {
+    let h = Harness::new(&[]);
+    assert_eq!(
+        h.connect(1, "durable", Some("alice"), &acl_token()),
+        AuthDecision::Accept
+    );
+    h.plugin.disconnect(Client(1));
+    assert_eq!(
+        h.check(1, Access::Write, "devices/alice/will"),
+        AclDecision::Allow
+    );
+    assert_eq!(
+        h.check(1, Access::Write, "devices/bob/will"),
+        AclDecision::Deny
+    );
+    assert_eq!(
+        h.check(1, Access::Read, "commands/alice/x"),
+        AclDecision::Allow
+    );
+    assert_eq!(
+        h.check(1, Access::Read, "commands/bob/x"),
+        AclDecision::Deny
+    );
+    // The broker discards the session (a takeover): the second DISCONNECT.
+    h.plugin.disconnect(Client(1));
+    assert_eq!(h.plugin.client_states(), 0);
+}
+
+#[test]
+fn a_clean_mqtt3_session_is_forgotten_after_its_will() {
+    let h = Harness::new(&[]);
+    let client = h.arrive(1, "clean", Some("alice"), true);
+    assert_eq!(
+        h.plugin
+            .basic_auth(client, Some(b"alice"), Some(acl_token().as_bytes())),
+        AuthDecision::Accept
+    );
+    h.plugin.disconnect(client);
+    assert_eq!(
+        h.check(1, Access::Write, "devices/alice/will"),
+        AclDecision::Allow
+    );
+    // Any other client's callback: the clean session's last checks are over.
+    assert_eq!(h.check(2, Access::Read, "x"), AclDecision::Defer);
+    assert_eq!(h.plugin.client_states(), 0);
+}
+
+#[test]
+fn on_takeover_the_new_connection_token_decides() {
+    let h = Harness::new(&[]);
+    let old = token(json!({"publish_acl": "old/#"}));
+    let new = token(json!({"publish_acl": "new/#"}));
+    assert_eq!(
+        h.connect(1, "same-id", Some("alice"), &old),
+        AuthDecision::Accept
+    );
+    assert_eq!(
+        h.connect(2, "same-id", Some("alice"), &new),
+        AuthDecision::Accept
+    );
+    h.plugin.disconnect(Client(1));
+    assert_eq!(h.check(2, Access::Write, "new/x"), AclDecision::Allow);
+    assert_eq!(h.check(2, Access::Write, "old/x"), AclDecision::Deny);
+}
+
+#[test]
+fn state_does_not_grow_under_churn() {
+    let h = Harness::new(&[]);
+    let t = acl_token();
+    for i in 0..10_000 {
+        // MQTT 3 clean sessions at ever new addresses: each ends with its connection.
+        let client = h.arrive(1_000 + i, &format!("c{i}"), Some("alice"), true);
+        assert_eq!(
+            h.plugin
+                .basic_auth(client, Some(b"alice"), Some(t.as_bytes())),
+            AuthDecision::Accept
+        );
+        h.plugin.disconnect(client);
+    }
+    h.check(1, Access::Read, "x");
+    assert_eq!(h.plugin.client_states(), 0);
+
+    // MQTT 5 sessions may be durable, so they wait for their token to expire.
+    for i in 0..10_000 {
+        let now = NOW + i as f64 * 0.1;
+        h.broker.now.set(now);
+        let short = token(json!({"exp": now + 60.0}));
+        assert_eq!(
+            h.connect(100_000 + i, &format!("v5-{i}"), Some("alice"), &short),
+            AuthDecision::Accept
+        );
+        h.plugin.disconnect(Client(100_000 + i));
+    }
+    assert!(
+        h.plugin.client_states() < 1_300,
+        "{}",
+        h.plugin.client_states()
+    );
+}

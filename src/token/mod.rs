@@ -1,0 +1,172 @@
+//! JWT front end: recognise a token in a password, check its signature with the configured
+//! keys, then check its claims.
+//!
+//! Only the signature arithmetic comes from `jsonwebtoken` (`crypto::verify`). Parsing the
+//! header and the claims is done here, so that every rule (which algorithms, which key,
+//! which claims, how numbers are read) is stated in one place.
+
+mod claims;
+mod json;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::Value;
+
+use crate::algorithm::{Algorithm, AlgorithmSet};
+use crate::keys::KeySet;
+
+pub use claims::{AclPatterns, ClaimRules, VerifiedToken};
+
+/// A password shaped like a JWS compact serialization: three base64url segments, the first
+/// decoding to a JSON object with an `alg` member. Anything else is not ours to judge.
+#[derive(Debug)]
+pub struct Jwt<'a> {
+    /// `header.payload`: the bytes the signature covers.
+    signing_input: &'a str,
+    header: &'a str,
+    payload: &'a str,
+    signature: &'a str,
+}
+
+impl<'a> Jwt<'a> {
+    pub fn recognise(password: &'a [u8]) -> Option<Jwt<'a>> {
+        let text = std::str::from_utf8(password).ok()?;
+        let (signing_input, signature) = text.rsplit_once('.')?;
+        let (header, payload) = signing_input.split_once('.')?;
+        if ![header, payload, signature].iter().all(|s| is_base64url(s)) {
+            return None;
+        }
+        let decoded = URL_SAFE_NO_PAD.decode(header).ok()?;
+        // Lenient on purpose: a duplicate or odd member still makes it a JWT (and a refusal
+        // later), not someone else's password.
+        let object: serde_json::Map<String, Value> = serde_json::from_slice(&decoded).ok()?;
+        object.contains_key("alg").then_some(Jwt {
+            signing_input,
+            header,
+            payload,
+            signature,
+        })
+    }
+}
+
+fn is_base64url(segment: &str) -> bool {
+    segment
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Why a token was refused. Its text goes into the broker's log, so it never quotes the
+/// token and quotes other client-supplied text only through [`sanitize`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Refusal {
+    Header(String),
+    AlgorithmNotAllowed(String),
+    CriticalExtension,
+    BadSignature,
+    Payload(String),
+    Claim(String),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Header(why) => write!(f, "malformed token header: {why}"),
+            Refusal::AlgorithmNotAllowed(alg) => write!(f, "algorithm '{alg}' is not accepted"),
+            Refusal::CriticalExtension => {
+                f.write_str("token header lists critical extensions (crit), none are supported")
+            }
+            Refusal::BadSignature => {
+                f.write_str("signature does not verify with any configured key")
+            }
+            Refusal::Payload(why) => write!(f, "malformed token claims: {why}"),
+            Refusal::Claim(why) => f.write_str(why),
+        }
+    }
+}
+
+/// Checks tokens against the configured algorithms, keys and claim rules.
+pub struct Verifier {
+    algorithms: AlgorithmSet,
+    keys: KeySet,
+    rules: ClaimRules,
+}
+
+impl Verifier {
+    pub fn new(algorithms: AlgorithmSet, keys: KeySet, rules: ClaimRules) -> Verifier {
+        Verifier {
+            algorithms,
+            keys,
+            rules,
+        }
+    }
+
+    /// Verifies signature and claims; `now` is Unix time in seconds.
+    pub fn verify(&self, jwt: &Jwt<'_>, now: f64) -> Result<VerifiedToken, Refusal> {
+        let alg = self.check_header(jwt)?;
+        self.check_signature(jwt, alg)?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(jwt.payload)
+            .map_err(|_| Refusal::Payload("not base64url".into()))?;
+        let claims = json::strict_object(&bytes).map_err(Refusal::Payload)?;
+        self.rules.check(&claims, now).map_err(Refusal::Claim)
+    }
+
+    fn check_header(&self, jwt: &Jwt<'_>) -> Result<Algorithm, Refusal> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(jwt.header)
+            .map_err(|_| Refusal::Header("not base64url".into()))?;
+        let header = json::strict_object(&bytes).map_err(Refusal::Header)?;
+        let name = match header.get("alg") {
+            Some(Value::String(name)) => name,
+            _ => return Err(Refusal::Header("'alg' is not a string".into())),
+        };
+        let alg = Algorithm::from_name(name)
+            .ok()
+            .filter(|a| self.algorithms.contains(*a))
+            .ok_or_else(|| Refusal::AlgorithmNotAllowed(sanitize(name)))?;
+        if header.contains_key("crit") {
+            return Err(Refusal::CriticalExtension);
+        }
+        Ok(alg)
+    }
+
+    fn check_signature(&self, jwt: &Jwt<'_>, alg: Algorithm) -> Result<(), Refusal> {
+        let message = jwt.signing_input.as_bytes();
+        let verified = self.keys.for_kind(alg.key_kind()).any(|key| {
+            jsonwebtoken::crypto::verify(
+                jwt.signature,
+                message,
+                key.decoding(),
+                alg.to_jsonwebtoken(),
+            )
+            .unwrap_or(false)
+        });
+        if verified {
+            Ok(())
+        } else {
+            Err(Refusal::BadSignature)
+        }
+    }
+}
+
+/// Makes client-supplied text safe for one log line: control characters escaped, length
+/// bounded.
+pub fn sanitize(text: &str) -> String {
+    const LIMIT: usize = 64;
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == LIMIT {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
