@@ -84,9 +84,11 @@ pub unsafe extern "C" fn mosquitto_plugin_init(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mosquitto_plugin_cleanup(
     userdata: *mut c_void,
-    _options: *mut mosquitto_opt,
-    _option_count: c_int,
+    options: *mut mosquitto_opt,
+    option_count: c_int,
 ) -> c_int {
+    // The options were read at init; the instance holds all it needs.
+    let _ = (options, option_count);
     guard("mosquitto_plugin_cleanup", b::MOSQ_ERR_SUCCESS, || {
         let instance = userdata.cast::<Instance>();
         if !instance.is_null() {

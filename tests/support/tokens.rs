@@ -1,0 +1,55 @@
+//! Tokens for the broker tests, signed with the fixture keys.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+pub const SECRET: &str = "broker-test-secret-0123456789abcdef0123456789abcdef";
+
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Claims for `user`, valid for ten minutes, plus `extra`.
+pub fn claims(user: &str, extra: Value) -> Value {
+    let mut claims = json!({"username": user, "exp": now() + 600, "iat": now()});
+    claims
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().expect("an object").clone());
+    claims
+}
+
+pub fn hs256(claims: &Value) -> String {
+    let key = EncodingKey::from_secret(SECRET.as_bytes()).unwrap();
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &key).unwrap()
+}
+
+/// Signs with the private key of a fixture (`keys/<stem>.pem`).
+pub fn signed(alg: Algorithm, stem: &str, claims: &Value) -> String {
+    let pem = std::fs::read(super::fixture(&format!("keys/{stem}.pem"))).unwrap();
+    let key = match alg {
+        Algorithm::RS256 | Algorithm::PS256 => EncodingKey::from_rsa_pem(&pem),
+        Algorithm::ES256 => EncodingKey::from_ec_pem(&pem),
+        Algorithm::EdDSA => EncodingKey::from_ed_pem(&pem),
+        _ => unimplemented!("no fixture for {alg:?}"),
+    }
+    .unwrap();
+    jsonwebtoken::encode(&Header::new(alg), claims, &key).unwrap()
+}
+
+/// A token from raw JSON text, HS256 with `secret`: for what no JWT library would make.
+pub fn raw(header: &str, claims: &str, secret: &[u8]) -> String {
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
+    let key = EncodingKey::from_secret(secret).unwrap();
+    let signature = jsonwebtoken::crypto::sign(input.as_bytes(), &key, Algorithm::HS256).unwrap();
+    format!("{input}.{signature}")
+}
