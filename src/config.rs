@@ -222,6 +222,7 @@ fn non_empty<'v>(option: &str, value: &'v str) -> Result<&'v str, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn parse(options: &[(&str, &str)]) -> Result<Config, ConfigError> {
         Config::from_options(options.iter().copied())
@@ -358,6 +359,38 @@ mod tests {
                 err.to_string()
                     .starts_with(&format!("plugin_opt_{option}: "))
             );
+        }
+    }
+
+    fn option_name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            proptest::sample::select(OPTIONS.to_vec()).prop_map(str::to_owned),
+            "[a-z_]{0,12}",
+        ]
+    }
+
+    fn option_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[A-Za-z0-9, ]{0,20}",
+            proptest::sample::subsequence(
+                vec!["HS256", "RS256", "ES512", "none", "EdDSA", ""],
+                0..4
+            )
+            .prop_map(|names| names.join(",")),
+            any::<String>(),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_options_parse_or_name_the_option_at_fault(
+            options in proptest::collection::vec((option_name(), option_value()), 0..6)
+        ) {
+            let parsed = Config::from_options(options.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            if let Err(e) = parsed {
+                prop_assert!(options.iter().any(|(k, _)| *k == e.option), "{e} names no given option");
+                prop_assert!(!e.problem.is_empty());
+            }
         }
     }
 }

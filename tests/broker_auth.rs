@@ -414,6 +414,12 @@ fn a_misconfigured_plugin_stops_the_broker_naming_the_option() {
             BrokerConfig::with_secret(SECRET).option("leeway", "soon"),
             "plugin_opt_leeway: 'soon' is not a whole number",
         ),
+        (
+            BrokerConfig::with_secret(SECRET)
+                .line(format!("plugin {}", support::plugin_path().display()))
+                .line("plugin_opt_secret_key another"),
+            "this plugin is already loaded for this listener",
+        ),
     ];
     for (config, expected) in cases {
         let (status, log) = Broker::start_expecting_failure(&config);

@@ -3,6 +3,7 @@ use crate::config::Config;
 use crate::keys::KeySet;
 use crate::test_tokens::{SECRET, hs256, raw_token};
 use base64::Engine;
+use proptest::prelude::*;
 use serde_json::json;
 
 const NOW: f64 = 1_800_000_000.0;
@@ -485,4 +486,43 @@ fn refusal_text_never_contains_the_token() {
 fn sanitize_escapes_and_bounds() {
     assert_eq!(sanitize("a\nb\u{7}"), "a\\nb\\u{7}");
     assert_eq!(sanitize(&"x".repeat(100)).chars().count(), 65);
+}
+
+fn segment() -> impl Strategy<Value = String> {
+    proptest::collection::vec(any::<u8>(), 0..80).prop_map(|b| URL_SAFE_NO_PAD.encode(b))
+}
+
+fn header() -> impl Strategy<Value = String> {
+    let alg = prop_oneof![
+        Just(json!("HS256")),
+        Just(json!("none")),
+        Just(json!("RS256")),
+        Just(json!(null)),
+        Just(json!(["HS256"])),
+        any::<String>().prop_map(serde_json::Value::from),
+    ];
+    (alg, any::<bool>()).prop_map(|(alg, crit)| {
+        let mut header = json!({ "alg": alg });
+        if crit {
+            header["crit"] = json!(["b64"]);
+        }
+        URL_SAFE_NO_PAD.encode(header.to_string())
+    })
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_bytes_never_panic(password in proptest::collection::vec(any::<u8>(), 0..600)) {
+        if let Some(jwt) = Jwt::recognise(&password) {
+            let _ = hs_verifier(&[]).verify(&jwt, NOW);
+        }
+    }
+
+    #[test]
+    fn forged_tokens_are_refused(header in header(), claims in segment(), signature in segment()) {
+        let token = format!("{header}.{claims}.{signature}");
+        let jwt = Jwt::recognise(token.as_bytes());
+        prop_assert!(jwt.is_some(), "a JSON object with alg is JWT-shaped");
+        prop_assert!(hs_verifier(&[]).verify(&jwt.unwrap(), NOW).is_err());
+    }
 }
