@@ -57,13 +57,14 @@ pub unsafe extern "C" fn mosquitto_plugin_init(
             Ok(options) => options,
             Err(problem) => return fail(&problem),
         };
+        // Without exactly one provider compiled in, jsonwebtoken panics on first use.
+        if jsonwebtoken::crypto::CryptoProvider::try_get_default().is_none() {
+            return fail("built without a crypto provider for jsonwebtoken");
+        }
         let plugin = match Plugin::new(MosquittoBroker, options.iter().map(|(k, v)| (*k, *v))) {
             Ok(plugin) => plugin,
             Err(e) => return fail(&e.to_string()),
         };
-        if jsonwebtoken::crypto::CryptoProvider::try_get_default().is_none() {
-            return fail("built without a crypto provider for jsonwebtoken");
-        }
         let instance = Box::into_raw(Box::new(Instance { identifier, plugin }));
         if let Err(problem) = register(instance) {
             // SAFETY: allocated just above and registered nowhere any more.

@@ -98,25 +98,26 @@ impl<B: Broker> Plugin<B> {
     fn admit(&self, client: Client, username: Option<&[u8]>, jwt: &Jwt<'_>) -> Result<(), String> {
         let now = self.broker.now();
         let token = self.verifier.verify(jwt, now).map_err(|r| r.to_string())?;
-        match username {
-            Some(name) if name == token.user.as_bytes() => {}
-            Some(name) => {
-                return Err(format!(
-                    "username '{}' is not the token's user '{}'",
-                    sanitize(&String::from_utf8_lossy(name)),
-                    sanitize(&token.user)
-                ));
-            }
-            None => self
-                .broker
-                .set_username(client, &token.user)
-                .map_err(|e| format!("cannot take the token's user as username: {e}"))?,
+        if let Some(name) = username
+            && name != token.user.as_bytes()
+        {
+            return Err(format!(
+                "username '{}' is not the token's user '{}'",
+                sanitize(&String::from_utf8_lossy(name)),
+                sanitize(&token.user)
+            ));
         }
         let acl = if token.acl.is_absent() {
             None
         } else {
             Some(Arc::new(Acl::compile(&token.acl, &self.claim_names)?))
         };
+        // Last, once nothing else can refuse the token.
+        if username.is_none() {
+            self.broker
+                .set_username(client, &token.user)
+                .map_err(|e| format!("cannot take the token's user as username: {e}"))?;
+        }
         let client_id = self.broker.client_id(client).unwrap_or_default();
         let session = Session::new(
             acl,

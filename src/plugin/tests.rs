@@ -220,6 +220,14 @@ fn without_a_username_the_token_user_becomes_the_username() {
 }
 
 #[test]
+fn a_refused_token_leaves_the_username_alone() {
+    let h = Harness::new(&[]);
+    let bad = token(json!({"publish_acl": ["a/#/b"]}));
+    assert_eq!(h.connect(1, "c1", None, &bad), AuthDecision::Refuse);
+    assert_eq!(h.broker.client_username(Client(1)), None);
+}
+
+#[test]
 fn acl_claims_decide_each_access() {
     let h = Harness::new(&[]);
     assert_eq!(
