@@ -74,7 +74,16 @@ impl<B: Broker> Plugin<B> {
             sessions.settle(None);
             sessions.begin_connection(client);
         }
-        let Some(jwt) = password.and_then(Jwt::recognise) else {
+        let Some(password) = password else {
+            return AuthDecision::Defer;
+        };
+        let Some(jwt) = Jwt::recognise(password) else {
+            // Worth a line for the operator whose token arrives with a stray newline.
+            let id = self.client_label(client);
+            let line = format!(
+                "{LOG_PREFIX}: client '{id}' sent a password that is not a JWT; left to other checks"
+            );
+            self.broker.log(LogLevel::Debug, &line);
             return AuthDecision::Defer;
         };
         match self.admit(client, username, &jwt) {
@@ -147,22 +156,26 @@ impl<B: Broker> Plugin<B> {
     }
 
     fn log_refusal(&self, client: Client, username: Option<&[u8]>, why: &str) {
-        let id = self
-            .broker
-            .client_id(client)
-            .map(String::from_utf8_lossy)
-            .unwrap_or_default();
         let user = match username {
             Some(name) => format!("username '{}'", sanitize(&String::from_utf8_lossy(name))),
             None => "no username".to_owned(),
         };
+        let id = self.client_label(client);
         self.broker.log(
             LogLevel::Notice,
-            &format!(
-                "{LOG_PREFIX}: refused client '{}' ({user}): {why}",
-                sanitize(&id)
-            ),
+            &format!("{LOG_PREFIX}: refused client '{id}' ({user}): {why}"),
         );
+    }
+
+    /// The client's id, safe for a log line.
+    fn client_label(&self, client: Client) -> String {
+        sanitize(
+            &self
+                .broker
+                .client_id(client)
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default(),
+        )
     }
 
     /// MOSQ_EVT_ACL_CHECK: per message and subscriber for READ, so this path allocates

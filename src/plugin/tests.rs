@@ -169,6 +169,13 @@ fn passwords_that_are_not_tokens_are_deferred() {
         AuthDecision::Defer
     );
     assert!(h.notices().is_empty(), "{:?}", h.notices());
+    let debug = h.logs();
+    assert_eq!(
+        debug.len(),
+        3,
+        "one line per password that is not a JWT: {debug:?}"
+    );
+    assert!(debug[0].contains("client 'c1' sent a password that is not a JWT"));
 }
 
 #[test]
