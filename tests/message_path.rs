@@ -43,11 +43,11 @@ struct OneClient;
 
 impl Broker for OneClient {
     fn log(&self, _: LogLevel, _: &str) {}
-    fn client_id(&self, _: Client) -> Option<&[u8]> {
-        Some(b"sensor-12")
+    fn with_client_id<R>(&self, _: Client, read: impl FnOnce(Option<&[u8]>) -> R) -> R {
+        read(Some(b"sensor-12"))
     }
-    fn client_username(&self, _: Client) -> Option<&[u8]> {
-        Some(b"alice")
+    fn with_client_username<R>(&self, _: Client, read: impl FnOnce(Option<&[u8]>) -> R) -> R {
+        read(Some(b"alice"))
     }
     fn session_ends_with_connection(&self, _: Client) -> bool {
         false

@@ -31,15 +31,15 @@ impl Broker for MosquittoBroker {
         unsafe { bindings::mosquitto_log_printf(level as c_int, c"%s".as_ptr(), text.as_ptr()) };
     }
 
-    fn client_id(&self, client: Client) -> Option<&[u8]> {
-        // SAFETY: `client` came from the event being handled, so it is a live client; the
-        // broker does not change its id before the callback returns.
-        unsafe { c_bytes(bindings::mosquitto_client_id(pointer(client))) }
+    fn with_client_id<R>(&self, client: Client, read: impl FnOnce(Option<&[u8]>) -> R) -> R {
+        // SAFETY: `client` came from the event being handled, so it is a live client, and
+        // its id is not changed while `read` runs (it calls no broker function).
+        read(unsafe { c_bytes(bindings::mosquitto_client_id(pointer(client))) })
     }
 
-    fn client_username(&self, client: Client) -> Option<&[u8]> {
-        // SAFETY: as for `client_id`.
-        unsafe { c_bytes(bindings::mosquitto_client_username(pointer(client))) }
+    fn with_client_username<R>(&self, client: Client, read: impl FnOnce(Option<&[u8]>) -> R) -> R {
+        // SAFETY: as for `with_client_id`.
+        read(unsafe { c_bytes(bindings::mosquitto_client_username(pointer(client))) })
     }
 
     fn session_ends_with_connection(&self, client: Client) -> bool {

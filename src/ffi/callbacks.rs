@@ -18,15 +18,34 @@ pub struct Instance {
     pub plugin: Plugin<MosquittoBroker>,
 }
 
-type Callback = unsafe extern "C" fn(c_int, *mut c_void, *mut c_void) -> c_int;
+pub type Callback = unsafe extern "C" fn(c_int, *mut c_void, *mut c_void) -> c_int;
 
-/// Every event the plugin handles; all exist since Mosquitto 2.0.0.
+/// The events the plugin needs; all exist since Mosquitto 2.0.0.
 pub const CALLBACKS: [(b::mosquitto_plugin_event, Callback); 4] = [
     (b::MOSQ_EVT_BASIC_AUTH, on_basic_auth),
     (b::MOSQ_EVT_EXT_AUTH_START, on_ext_auth_start),
     (b::MOSQ_EVT_ACL_CHECK, on_acl_check),
     (b::MOSQ_EVT_DISCONNECT, on_disconnect),
 ];
+
+/// Mosquitto 2.1's numbers for events 2.0 does not have (its headers are not the ones
+/// this crate builds against). 2.0 answers MOSQ_ERR_NOT_SUPPORTED when asked for them.
+pub const MOSQ_EVT_CONNECT: b::mosquitto_plugin_event = 11;
+pub const MOSQ_EVT_CLIENT_OFFLINE: b::mosquitto_plugin_event = 28;
+
+/// The events used where the broker has them.
+pub const OPTIONAL_CALLBACKS: [(b::mosquitto_plugin_event, Callback); 2] = [
+    (MOSQ_EVT_CONNECT, on_connect),
+    (MOSQ_EVT_CLIENT_OFFLINE, on_client_offline),
+];
+
+/// The start of 2.1's `mosquitto_evt_connect` and `mosquitto_evt_client_offline`, the only
+/// part read here.
+#[repr(C)]
+struct ClientEvent {
+    future: *mut c_void,
+    client: *mut mosquitto,
+}
 
 /// # Safety
 /// `userdata` is NULL or the `Instance` registered with the callback, alive until
@@ -111,6 +130,31 @@ extern "C" fn on_acl_check(_event: c_int, data: *mut c_void, userdata: *mut c_vo
             AclDecision::Deny => b::MOSQ_ERR_ACL_DENIED,
             AclDecision::Defer => b::MOSQ_ERR_PLUGIN_DEFER,
         }
+    })
+}
+
+extern "C" fn on_connect(_event: c_int, data: *mut c_void, userdata: *mut c_void) -> c_int {
+    guard("connect", b::MOSQ_ERR_SUCCESS, || {
+        // SAFETY: registered for MOSQ_EVT_CONNECT, whose structure starts as ClientEvent.
+        if let Some((instance, event)) = unsafe { unpack::<ClientEvent>(userdata, data) }
+            && let Some(client) = client(event.client)
+        {
+            instance.plugin.connected(client);
+        }
+        b::MOSQ_ERR_SUCCESS
+    })
+}
+
+extern "C" fn on_client_offline(_event: c_int, data: *mut c_void, userdata: *mut c_void) -> c_int {
+    guard("client offline", b::MOSQ_ERR_SUCCESS, || {
+        // SAFETY: registered for MOSQ_EVT_CLIENT_OFFLINE, whose structure starts as
+        // ClientEvent.
+        if let Some((instance, event)) = unsafe { unpack::<ClientEvent>(userdata, data) }
+            && let Some(client) = client(event.client)
+        {
+            instance.plugin.client_offline(client);
+        }
+        b::MOSQ_ERR_SUCCESS
     })
 }
 

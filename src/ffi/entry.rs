@@ -2,12 +2,12 @@
 
 use std::ffi::{c_int, c_void};
 
-use crate::plugin::{Broker, LogLevel, Plugin};
+use crate::plugin::{Broker, LogLevel, OptionalEvents, Plugin};
 
 use super::bindings::{self as b, mosquitto_opt, mosquitto_plugin_id_t};
 use super::boundary::{c_bytes, guard};
 use super::broker::MosquittoBroker;
-use super::callbacks::{CALLBACKS, Instance};
+use super::callbacks::{CALLBACKS, Callback, Instance, OPTIONAL_CALLBACKS};
 
 const API_VERSION: c_int = 5;
 
@@ -94,8 +94,7 @@ pub unsafe extern "C" fn mosquitto_plugin_cleanup(
         let instance = userdata.cast::<Instance>();
         if !instance.is_null() {
             // SAFETY: the pointer init stored; the broker calls cleanup once.
-            let identifier = unsafe { (*instance).identifier };
-            unregister(identifier, CALLBACKS.len());
+            unregister_all(unsafe { &*instance });
             // SAFETY: as above; no callback can run any more.
             drop(unsafe { Box::from_raw(instance) });
         }
@@ -142,18 +141,9 @@ fn register(instance: *mut Instance) -> Result<(), String> {
     // SAFETY: `instance` is a live, boxed Instance.
     let identifier = unsafe { (*instance).identifier };
     for (done, (event, callback)) in CALLBACKS.iter().enumerate() {
-        // SAFETY: the broker's registration function, called from init on its thread.
-        let rc = unsafe {
-            b::mosquitto_callback_register(
-                identifier,
-                *event as c_int,
-                Some(*callback),
-                std::ptr::null(),
-                instance.cast(),
-            )
-        };
+        let rc = register_one(instance, *event, *callback);
         if rc != b::MOSQ_ERR_SUCCESS {
-            unregister(identifier, done);
+            unregister(identifier, &CALLBACKS[..done]);
             return Err(if rc == b::MOSQ_ERR_ALREADY_EXISTS {
                 "this plugin is already loaded for this listener; load it once per listener \
                  (several instances need per_listener_settings true)"
@@ -163,12 +153,57 @@ fn register(instance: *mut Instance) -> Result<(), String> {
             });
         }
     }
+    let [connect, client_offline] = OPTIONAL_CALLBACKS
+        .map(|(event, callback)| register_one(instance, event, callback) == b::MOSQ_ERR_SUCCESS);
+    if connect || client_offline {
+        let line = format!(
+            "jwt-auth: following the broker's CONNECT ({connect}) and CLIENT_OFFLINE ({client_offline}) events"
+        );
+        MosquittoBroker.log(LogLevel::Info, &line);
+    }
+    // SAFETY: as above.
+    unsafe { &(*instance).plugin }.set_optional_events(OptionalEvents {
+        connect,
+        client_offline,
+    });
     Ok(())
 }
 
-/// Unregisters the first `count` callbacks of [`CALLBACKS`].
-fn unregister(identifier: *mut mosquitto_plugin_id_t, count: usize) {
-    for (event, callback) in &CALLBACKS[..count] {
+fn register_one(
+    instance: *mut Instance,
+    event: b::mosquitto_plugin_event,
+    callback: Callback,
+) -> c_int {
+    // SAFETY: the broker's registration function, called from init on its thread, with a
+    // live instance as userdata.
+    unsafe {
+        b::mosquitto_callback_register(
+            (*instance).identifier,
+            event as c_int,
+            Some(callback),
+            std::ptr::null(),
+            instance.cast(),
+        )
+    }
+}
+
+/// Unregisters the callbacks of `instance`: the required ones and the optional ones it got.
+fn unregister_all(instance: &Instance) {
+    unregister(instance.identifier, &CALLBACKS);
+    let events = instance.plugin.optional_events();
+    let registered = [events.connect, events.client_offline];
+    for ((event, callback), done) in OPTIONAL_CALLBACKS.iter().zip(registered) {
+        if done {
+            unregister(instance.identifier, &[(*event, *callback)]);
+        }
+    }
+}
+
+fn unregister(
+    identifier: *mut mosquitto_plugin_id_t,
+    callbacks: &[(b::mosquitto_plugin_event, Callback)],
+) {
+    for (event, callback) in callbacks {
         // SAFETY: the broker's unregistration function; an unknown callback is an error
         // code, not a fault.
         unsafe {

@@ -19,11 +19,12 @@ pub enum LogLevel {
 pub trait Broker {
     fn log(&self, level: LogLevel, message: &str);
 
-    /// The client's id, valid until the current callback returns.
-    fn client_id(&self, client: Client) -> Option<&[u8]>;
+    /// Reads the client's id. The bytes belong to the broker, so they are lent to `read`
+    /// only: no later broker call can free them under a reference kept.
+    fn with_client_id<R>(&self, client: Client, read: impl FnOnce(Option<&[u8]>) -> R) -> R;
 
-    /// The client's username, valid until the current callback returns.
-    fn client_username(&self, client: Client) -> Option<&[u8]>;
+    /// Reads the client's username, lent as for [`Broker::with_client_id`].
+    fn with_client_username<R>(&self, client: Client, read: impl FnOnce(Option<&[u8]>) -> R) -> R;
 
     /// True for an MQTT 3.x client with a clean session: nothing of it outlives its
     /// connection. (For MQTT 5 the broker does not tell.)

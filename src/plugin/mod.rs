@@ -4,7 +4,7 @@
 pub mod broker;
 mod sessions;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use crate::acl::{Access, Acl};
@@ -32,10 +32,22 @@ pub enum AclDecision {
     Defer,
 }
 
+/// Events that only some brokers send (Mosquitto 2.1); the FFI layer says which ones it
+/// could register.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OptionalEvents {
+    /// MOSQ_EVT_CONNECT: every accepted connection, however it authenticated.
+    pub connect: bool,
+    /// MOSQ_EVT_CLIENT_OFFLINE for durable sessions, which makes DISCONNECT the end of a
+    /// session.
+    pub client_offline: bool,
+}
+
 pub struct Plugin<B: Broker> {
     broker: B,
     verifier: Verifier,
     claim_names: ClaimNames,
+    events: Cell<OptionalEvents>,
     sessions: RefCell<Sessions>,
 }
 
@@ -58,8 +70,17 @@ impl<B: Broker> Plugin<B> {
             broker,
             verifier,
             claim_names: config.claims,
+            events: Cell::default(),
             sessions: RefCell::new(Sessions::default()),
         })
+    }
+
+    pub fn set_optional_events(&self, events: OptionalEvents) {
+        self.events.set(events);
+    }
+
+    pub fn optional_events(&self) -> OptionalEvents {
+        self.events.get()
     }
 
     /// MOSQ_EVT_BASIC_AUTH. `password` is the client's password up to its first NUL byte.
@@ -69,11 +90,7 @@ impl<B: Broker> Plugin<B> {
         username: Option<&[u8]>,
         password: Option<&[u8]>,
     ) -> AuthDecision {
-        {
-            let mut sessions = self.sessions.borrow_mut();
-            sessions.settle(None);
-            sessions.begin_connection(client);
-        }
+        self.new_connection(client);
         let Some(password) = password else {
             return AuthDecision::Defer;
         };
@@ -98,10 +115,14 @@ impl<B: Broker> Plugin<B> {
     /// MOSQ_EVT_EXT_AUTH_START: MQTT 5 enhanced authentication is not handled yet, but a
     /// new connection at this address must not inherit an earlier client's rights.
     pub fn ext_auth_start(&self, client: Client) -> AuthDecision {
+        self.new_connection(client);
+        AuthDecision::Defer
+    }
+
+    fn new_connection(&self, client: Client) {
         let mut sessions = self.sessions.borrow_mut();
         sessions.settle(None);
         sessions.begin_connection(client);
-        AuthDecision::Defer
     }
 
     fn admit(&self, client: Client, username: Option<&[u8]>, jwt: &Jwt<'_>) -> Result<(), String> {
@@ -127,13 +148,16 @@ impl<B: Broker> Plugin<B> {
                 .set_username(client, &token.user)
                 .map_err(|e| format!("cannot take the token's user as username: {e}"))?;
         }
-        let client_id = self.broker.client_id(client).unwrap_or_default();
+        let client_id: Box<[u8]> = self
+            .broker
+            .with_client_id(client, |id| id.unwrap_or_default().into());
         let session = Session::new(
             acl,
             token.expires_at,
-            client_id,
+            &client_id,
             token.user.as_bytes(),
             self.broker.session_ends_with_connection(client),
+            self.events.get().connect,
         );
         let held = {
             let mut sessions = self.sessions.borrow_mut();
@@ -148,7 +172,7 @@ impl<B: Broker> Plugin<B> {
             LogLevel::Debug,
             &format!(
                 "{LOG_PREFIX}: client '{}' authenticated as '{}' {lifetime}; {held} client states held",
-                sanitize(&String::from_utf8_lossy(client_id)),
+                sanitize(&String::from_utf8_lossy(&client_id)),
                 sanitize(&token.user)
             ),
         );
@@ -169,13 +193,9 @@ impl<B: Broker> Plugin<B> {
 
     /// The client's id, safe for a log line.
     fn client_label(&self, client: Client) -> String {
-        sanitize(
-            &self
-                .broker
-                .client_id(client)
-                .map(String::from_utf8_lossy)
-                .unwrap_or_default(),
-        )
+        self.broker.with_client_id(client, |id| {
+            sanitize(&String::from_utf8_lossy(id.unwrap_or_default()))
+        })
     }
 
     /// MOSQ_EVT_ACL_CHECK: per message and subscriber for READ, so this path allocates
@@ -191,10 +211,10 @@ impl<B: Broker> Plugin<B> {
             return AclDecision::Deny;
         };
         sessions.settle(Some(client));
-        let Some(session) = sessions.get(client) else {
+        let Some(session) = sessions.get_mut(client) else {
             return AclDecision::Defer;
         };
-        if !self.is_same_client(client, session) {
+        if !self.is_same_client(client, session) || !session.expects(access) {
             sessions.remove(client);
             return AclDecision::Defer;
         }
@@ -219,19 +239,36 @@ impl<B: Broker> Plugin<B> {
         }
     }
 
-    /// The broker reuses a freed client's address; a client that did not authenticate
-    /// through this plugin (a TLS-certificate one) could land on it. Its id and username
-    /// tell it apart.
+    /// A client at a reused address that never passed through this plugin has another id
+    /// or username, or can be told apart by [`Session::expects`].
     fn is_same_client(&self, client: Client, session: &Session) -> bool {
-        self.broker.client_id(client) == Some(&session.client_id[..])
-            && self.broker.client_username(client) == Some(&session.username[..])
+        self.broker
+            .with_client_id(client, |id| id == Some(&session.client_id[..]))
+            && self
+                .broker
+                .with_client_username(client, |name| name == Some(&session.username[..]))
     }
 
-    /// MOSQ_EVT_DISCONNECT.
+    /// MOSQ_EVT_CONNECT (Mosquitto 2.1): a connection was accepted, by whichever check.
+    pub fn connected(&self, client: Client) {
+        let mut sessions = self.sessions.borrow_mut();
+        sessions.settle(None);
+        sessions.connected(client);
+    }
+
+    /// MOSQ_EVT_DISCONNECT. Where the broker also reports CLIENT_OFFLINE (2.1),
+    /// DISCONNECT means the session ends with the connection.
     pub fn disconnect(&self, client: Client) {
         let mut sessions = self.sessions.borrow_mut();
         sessions.settle(None);
-        sessions.disconnected(client);
+        sessions.disconnected(client, self.events.get().client_offline);
+    }
+
+    /// MOSQ_EVT_CLIENT_OFFLINE (Mosquitto 2.1): a durable session lost its connection.
+    pub fn client_offline(&self, client: Client) {
+        let mut sessions = self.sessions.borrow_mut();
+        sessions.settle(None);
+        sessions.disconnected(client, false);
     }
 
     /// How many clients' states are held, for memory accounting.

@@ -24,6 +24,10 @@ struct FakeBroker {
 }
 
 impl FakeBroker {
+    fn username(&self, client: Client) -> Option<Vec<u8>> {
+        self.client(client).and_then(|c| c.username.get().cloned())
+    }
+
     fn client(&self, client: Client) -> Option<&'static FakeClient> {
         self.clients.borrow().get(&client.0).copied()
     }
@@ -33,13 +37,15 @@ impl Broker for &FakeBroker {
     fn log(&self, level: LogLevel, message: &str) {
         self.logs.borrow_mut().push((level, message.to_owned()));
     }
-    fn client_id(&self, client: Client) -> Option<&[u8]> {
-        self.client(client).map(|c| c.id.as_slice())
+    fn with_client_id<R>(&self, client: Client, read: impl FnOnce(Option<&[u8]>) -> R) -> R {
+        read(self.client(client).map(|c| c.id.as_slice()))
     }
-    fn client_username(&self, client: Client) -> Option<&[u8]> {
-        self.client(client)
-            .and_then(|c| c.username.get())
-            .map(Vec::as_slice)
+    fn with_client_username<R>(&self, client: Client, read: impl FnOnce(Option<&[u8]>) -> R) -> R {
+        read(
+            self.client(client)
+                .and_then(|c| c.username.get())
+                .map(Vec::as_slice),
+        )
     }
     fn session_ends_with_connection(&self, client: Client) -> bool {
         self.client(client).is_some_and(|c| c.ends_with_connection)
@@ -219,7 +225,7 @@ fn the_username_must_be_the_token_user() {
 fn without_a_username_the_token_user_becomes_the_username() {
     let h = Harness::new(&[]);
     assert_eq!(h.connect(1, "c1", None, &acl_token()), AuthDecision::Accept);
-    assert_eq!(h.broker.client_username(Client(1)), Some(&b"alice"[..]));
+    assert_eq!(h.broker.username(Client(1)), Some(b"alice".to_vec()));
     assert_eq!(
         h.check(1, Access::Write, "devices/alice/t"),
         AclDecision::Allow
@@ -231,7 +237,7 @@ fn a_refused_token_leaves_the_username_alone() {
     let h = Harness::new(&[]);
     let bad = token(json!({"publish_acl": ["a/#/b"]}));
     assert_eq!(h.connect(1, "c1", None, &bad), AuthDecision::Refuse);
-    assert_eq!(h.broker.client_username(Client(1)), None);
+    assert_eq!(h.broker.username(Client(1)), None);
 }
 
 #[test]
@@ -394,10 +400,6 @@ fn wills_and_offline_queues_are_judged_after_disconnect() {
         AclDecision::Allow
     );
     assert_eq!(
-        h.check(1, Access::Write, "devices/bob/will"),
-        AclDecision::Deny
-    );
-    assert_eq!(
         h.check(1, Access::Read, "commands/alice/x"),
         AclDecision::Allow
     );
@@ -408,6 +410,127 @@ fn wills_and_offline_queues_are_judged_after_disconnect() {
     // The broker discards the session (a takeover): the second DISCONNECT.
     h.plugin.disconnect(Client(1));
     assert_eq!(h.plugin.client_states(), 0);
+
+    assert_eq!(
+        h.connect(2, "other", Some("alice"), &acl_token()),
+        AuthDecision::Accept
+    );
+    h.plugin.disconnect(Client(2));
+    assert_eq!(
+        h.check(2, Access::Write, "devices/bob/will"),
+        AclDecision::Deny
+    );
+}
+
+#[test]
+fn an_offline_session_answers_only_what_an_offline_session_asks() {
+    let h = Harness::new(&[]);
+    for (address, second) in [
+        (1, Access::Subscribe),
+        (2, Access::Unsubscribe),
+        (3, Access::Write),
+    ] {
+        assert_eq!(
+            h.connect(address, "c", Some("alice"), &acl_token()),
+            AuthDecision::Accept
+        );
+        h.plugin.disconnect(Client(address));
+        assert_eq!(
+            h.check(address, Access::Write, "devices/alice/will"),
+            AclDecision::Allow
+        );
+        // A new connection at the reused address, with the same id and username, that
+        // never passed through this plugin: its own requests give it away.
+        assert_eq!(
+            h.check(address, second, "devices/alice/x"),
+            AclDecision::Defer,
+            "{second:?}"
+        );
+        assert_eq!(
+            h.check(address, Access::Read, "commands/alice/x"),
+            AclDecision::Defer
+        );
+    }
+    assert_eq!(h.plugin.client_states(), 0);
+}
+
+#[test]
+fn the_username_is_part_of_the_client_s_identity() {
+    let h = Harness::new(&[]);
+    assert_eq!(
+        h.connect(1, "same-id", Some("alice"), &acl_token()),
+        AuthDecision::Accept
+    );
+    // Same address and id, another username: not the client that presented the token.
+    h.arrive(1, "same-id", Some("mallory"), false);
+    assert_eq!(
+        h.check(1, Access::Write, "devices/alice/x"),
+        AclDecision::Defer
+    );
+    assert_eq!(h.plugin.client_states(), 0);
+}
+
+#[test]
+fn with_connect_events_a_connection_it_did_not_authenticate_inherits_nothing() {
+    let h = Harness::new(&[]);
+    h.plugin.set_optional_events(OptionalEvents {
+        connect: true,
+        client_offline: true,
+    });
+    assert_eq!(
+        h.connect(1, "c1", Some("alice"), &acl_token()),
+        AuthDecision::Accept
+    );
+    h.plugin.connected(Client(1));
+    assert_eq!(
+        h.check(1, Access::Subscribe, "commands/alice/+"),
+        AclDecision::Allow
+    );
+    // Later the address belongs to a connection this plugin never saw (a certificate
+    // client with the same id and username): the broker's CONNECT gives it away.
+    h.plugin.client_offline(Client(1));
+    h.plugin.connected(Client(1));
+    assert_eq!(
+        h.check(1, Access::Read, "commands/alice/x"),
+        AclDecision::Defer
+    );
+    assert_eq!(h.plugin.client_states(), 0);
+}
+
+#[test]
+fn with_client_offline_events_disconnect_ends_the_session() {
+    let h = Harness::new(&[]);
+    h.plugin.set_optional_events(OptionalEvents {
+        connect: false,
+        client_offline: true,
+    });
+    assert_eq!(
+        h.connect(1, "c1", Some("alice"), &acl_token()),
+        AuthDecision::Accept
+    );
+    h.plugin.disconnect(Client(1));
+    assert_eq!(
+        h.check(1, Access::Write, "devices/alice/will"),
+        AclDecision::Allow
+    );
+    h.check(2, Access::Read, "x");
+    assert_eq!(
+        h.plugin.client_states(),
+        0,
+        "a non-durable session ends with its connection"
+    );
+
+    assert_eq!(
+        h.connect(3, "c3", Some("alice"), &acl_token()),
+        AuthDecision::Accept
+    );
+    h.plugin.client_offline(Client(3));
+    h.check(2, Access::Read, "x");
+    assert_eq!(
+        h.check(3, Access::Read, "commands/alice/x"),
+        AclDecision::Allow,
+        "durable: kept"
+    );
 }
 
 #[test]
