@@ -25,6 +25,8 @@ pub enum Algorithm {
 pub enum KeyKind {
     Hmac,
     Rsa,
+    /// An RSA key whose certificate or SubjectPublicKeyInfo restricts it to RSASSA-PSS.
+    RsaPss,
     EcP256,
     EcP384,
     Ed25519,
@@ -94,6 +96,12 @@ impl Algorithm {
         }
     }
 
+    /// True when a key of this kind may verify this algorithm's signatures.
+    pub fn accepts(self, kind: KeyKind) -> bool {
+        let pss = matches!(self, Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512);
+        kind == self.key_kind() || (pss && kind == KeyKind::RsaPss)
+    }
+
     pub(crate) fn to_jsonwebtoken(self) -> jsonwebtoken::Algorithm {
         use jsonwebtoken::Algorithm as J;
         match self {
@@ -128,6 +136,7 @@ impl fmt::Display for KeyKind {
         f.write_str(match self {
             KeyKind::Hmac => "HMAC secret",
             KeyKind::Rsa => "RSA key",
+            KeyKind::RsaPss => "RSA-PSS key",
             KeyKind::EcP256 => "EC P-256 key",
             KeyKind::EcP384 => "EC P-384 key",
             KeyKind::Ed25519 => "Ed25519 key",
@@ -217,6 +226,15 @@ mod tests {
         assert_eq!(Algorithm::ES256.key_kind(), KeyKind::EcP256);
         assert_eq!(Algorithm::ES384.key_kind(), KeyKind::EcP384);
         assert_eq!(Algorithm::EdDSA.key_kind(), KeyKind::Ed25519);
+    }
+
+    #[test]
+    fn pss_restricted_keys_verify_only_pss() {
+        assert!(Algorithm::PS256.accepts(KeyKind::RsaPss));
+        assert!(Algorithm::PS256.accepts(KeyKind::Rsa));
+        assert!(!Algorithm::RS256.accepts(KeyKind::RsaPss));
+        assert!(!Algorithm::HS256.accepts(KeyKind::Rsa));
+        assert!(!Algorithm::ES256.accepts(KeyKind::EcP384));
     }
 
     #[test]

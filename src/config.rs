@@ -123,7 +123,7 @@ impl Config {
                 }
                 "audience" => config.audience = Some(non_empty(name, value)?.to_owned()),
                 "issuer" => config.issuer = Some(non_empty(name, value)?.to_owned()),
-                "required_claims" => config.required_claims = parse_claim_list(value),
+                "required_claims" => config.required_claims = parse_claim_list(value)?,
                 _ => unreachable!("every name in OPTIONS is handled"),
             }
         }
@@ -195,15 +195,24 @@ fn parse_algorithms(value: &str) -> Result<AlgorithmSet, ConfigError> {
 }
 
 /// `none` stands for the empty list, because Mosquitto refuses an option with no value.
-fn parse_claim_list(value: &str) -> Vec<String> {
+/// Nothing else empties it: a stray comma must not drop the `exp` requirement unnoticed.
+fn parse_claim_list(value: &str) -> Result<Vec<String>, ConfigError> {
     if value == "none" {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     value
         .split(',')
         .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .map(str::to_owned)
+        .map(|claim| {
+            if claim.is_empty() {
+                Err(ConfigError::new(
+                    "required_claims",
+                    format!("empty claim name in '{value}' (write none for no required claims)"),
+                ))
+            } else {
+                Ok(claim.to_owned())
+            }
+        })
         .collect()
 }
 
@@ -256,7 +265,7 @@ mod tests {
             ("leeway", "30"),
             ("audience", "mqtt"),
             ("issuer", "https://issuer.example"),
-            ("required_claims", "exp, iat,,sub"),
+            ("required_claims", "exp, iat ,sub"),
         ])
         .unwrap();
         assert_eq!(config.algorithms.to_string(), "RS256,ES256");
@@ -285,19 +294,17 @@ mod tests {
     }
 
     #[test]
-    fn none_means_no_required_claims() {
+    fn only_none_means_no_required_claims() {
         assert!(
             parse(&[("required_claims", "none")])
                 .unwrap()
                 .required_claims
                 .is_empty()
         );
-        assert!(
-            parse(&[("required_claims", "")])
-                .unwrap()
-                .required_claims
-                .is_empty()
-        );
+        for value in ["", ",", " , ", "exp,", "exp,,iat"] {
+            let err = parse(&[("required_claims", value)]).unwrap_err();
+            assert!(err.problem.contains("empty claim name"), "{value:?}: {err}");
+        }
     }
 
     #[test]

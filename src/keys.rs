@@ -5,7 +5,7 @@ use std::fs;
 use std::path::Path;
 
 use jsonwebtoken::DecodingKey;
-use simple_asn1::{ASN1Block, ASN1Class, BigInt, BigUint, OID};
+use simple_asn1::{ASN1Block, ASN1Class, BigUint, OID};
 
 use crate::algorithm::{Algorithm, AlgorithmSet, KeyKind};
 use crate::config::{Config, ConfigError, SecretSource};
@@ -62,16 +62,16 @@ impl KeySet {
         }
         let set = KeySet { keys };
         for alg in config.algorithms.iter() {
-            if set.for_kind(alg.key_kind()).next().is_none() {
+            if set.for_algorithm(alg).next().is_none() {
                 return Err(ConfigError::new("algorithm", missing_key_problem(alg)));
             }
         }
         Ok(set)
     }
 
-    /// The keys that may verify a token signed with an algorithm of this kind.
-    pub fn for_kind(&self, kind: KeyKind) -> impl Iterator<Item = &Key> {
-        self.keys.iter().filter(move |k| k.kind == kind)
+    /// The keys that may verify a token signed with `alg`.
+    pub fn for_algorithm(&self, alg: Algorithm) -> impl Iterator<Item = &Key> {
+        self.keys.iter().filter(move |k| alg.accepts(k.kind))
     }
 }
 
@@ -92,7 +92,7 @@ fn require_use(
     kind: KeyKind,
     algorithms: AlgorithmSet,
 ) -> Result<(), ConfigError> {
-    if algorithms.iter().any(|a| a.key_kind() == kind) {
+    if algorithms.iter().any(|a| a.accepts(kind)) {
         Ok(())
     } else {
         Err(ConfigError::new(
@@ -147,7 +147,7 @@ pub fn public_keys_from_pem(pem_bytes: &[u8]) -> Result<Vec<Key>, String> {
 fn public_key_from_block(tag: &str, der: &[u8]) -> Result<Key, String> {
     match tag {
         "PUBLIC KEY" => spki_key(outer_sequence(&parse_der(der)?)?),
-        "RSA PUBLIC KEY" => rsa_key(der),
+        "RSA PUBLIC KEY" => rsa_key(der, KeyKind::Rsa),
         "CERTIFICATE" => spki_key(certificate_spki(outer_sequence(&parse_der(der)?)?)?),
         t if t.contains("PRIVATE KEY") => {
             Err("a private key: give the broker only the public key or a certificate".into())
@@ -193,8 +193,11 @@ fn spki_key(spki: &[ASN1Block]) -> Result<Key, String> {
     let Some(ASN1Block::ObjectIdentifier(_, oid)) = algorithm.first() else {
         return Err("malformed SubjectPublicKeyInfo algorithm".into());
     };
-    if oid_is(oid, &RSA_ENCRYPTION) || oid_is(oid, &RSASSA_PSS) {
-        return rsa_key(key_bytes);
+    if oid_is(oid, &RSA_ENCRYPTION) {
+        return rsa_key(key_bytes, KeyKind::Rsa);
+    }
+    if oid_is(oid, &RSASSA_PSS) {
+        return rsa_key(key_bytes, KeyKind::RsaPss);
     }
     if oid_is(oid, &ED25519) {
         if key_bytes.len() != 32 {
@@ -249,15 +252,14 @@ fn certificate_spki(certificate: &[ASN1Block]) -> Result<&[ASN1Block], String> {
     }
 }
 
-fn rsa_key(pkcs1: &[u8]) -> Result<Key, String> {
-    let blocks = simple_asn1::from_der(pkcs1).map_err(|_| "malformed RSA public key")?;
-    let [ASN1Block::Sequence(_, parts)] = blocks.as_slice() else {
-        return Err("malformed RSA public key".into());
-    };
-    let [ASN1Block::Integer(_, n), ASN1Block::Integer(_, e)] = parts.as_slice() else {
-        return Err("malformed RSA public key".into());
-    };
-    let bits = n.bits();
+/// Loads an RSA key with the same code that verifies with it, and holds it to RFC 7518's
+/// minimum size.
+fn rsa_key(pkcs1: &[u8], kind: KeyKind) -> Result<Key, String> {
+    use rsa::pkcs1::DecodeRsaPublicKey;
+    use rsa::traits::PublicKeyParts;
+    let key = rsa::PublicKey::from_pkcs1_der(pkcs1)
+        .map_err(|e| format!("not a valid RSA public key ({e})"))?;
+    let bits = u64::from(key.n().bit_width());
     if !RSA_BITS.contains(&bits) {
         return Err(format!(
             "RSA key of {bits} bits (from {} to {} bits are accepted)",
@@ -265,12 +267,8 @@ fn rsa_key(pkcs1: &[u8]) -> Result<Key, String> {
             RSA_BITS.end()
         ));
     }
-    let e_ok = e.bits() <= 33 && e.bit(0) && *e > BigInt::from(1);
-    if !e_ok {
-        return Err("RSA key with an invalid public exponent".into());
-    }
     Ok(Key {
-        kind: KeyKind::Rsa,
+        kind,
         decoding: DecodingKey::from_rsa_der(pkcs1),
     })
 }
@@ -278,10 +276,7 @@ fn rsa_key(pkcs1: &[u8]) -> Result<Key, String> {
 /// Builds a verifier from the key, as every verification will: an invalid point fails here,
 /// at start-up, rather than on every CONNECT.
 fn probe(key: &Key) -> Result<(), String> {
-    let Some(alg) = Algorithm::ALL
-        .into_iter()
-        .find(|a| a.key_kind() == key.kind)
-    else {
+    let Some(alg) = Algorithm::ALL.into_iter().find(|a| a.accepts(key.kind)) else {
         return Err(format!("no algorithm uses an {}", key.kind));
     };
     jsonwebtoken::crypto::verify("", b"", &key.decoding, alg.to_jsonwebtoken())
@@ -320,8 +315,28 @@ mod tests {
             ("ed25519.pub.pem", "EdDSA", KeyKind::Ed25519),
         ] {
             let set = load(&[("algorithm", alg), ("public_key_file", &fixture(file))]).unwrap();
-            assert_eq!(set.for_kind(kind).count(), 1, "{file}");
+            let keys: Vec<&Key> = set
+                .for_algorithm(Algorithm::from_name(alg).unwrap())
+                .collect();
+            assert_eq!(keys.len(), 1, "{file}");
+            assert_eq!(keys[0].kind(), kind, "{file}");
         }
+    }
+
+    #[test]
+    fn a_pss_restricted_key_verifies_only_pss() {
+        let pss = fixture("rsa-pss.pub.pem");
+        let set = load(&[("algorithm", "PS256"), ("public_key_file", &pss)]).unwrap();
+        assert_eq!(
+            set.for_algorithm(Algorithm::PS256).next().unwrap().kind(),
+            KeyKind::RsaPss
+        );
+        let err = load_err(&[("algorithm", "RS256"), ("public_key_file", &pss)]);
+        assert!(
+            err.problem
+                .contains("holds an RSA-PSS key, which fits none"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -337,8 +352,10 @@ mod tests {
             ("public_key_file", bundle.to_str().unwrap()),
         ])
         .unwrap();
-        assert_eq!(set.for_kind(KeyKind::Rsa).count(), 2);
-        assert_eq!(set.for_kind(KeyKind::EcP256).count(), 1);
+        assert_eq!(set.for_algorithm(Algorithm::RS256).count(), 2);
+        assert_eq!(set.for_algorithm(Algorithm::ES256).count(), 1);
+        assert_eq!(set.for_algorithm(Algorithm::ES384).count(), 0);
+        assert_eq!(set.for_algorithm(Algorithm::HS256).count(), 0);
     }
 
     #[test]
@@ -445,8 +462,16 @@ mod tests {
         let short = "MIGJAoGBAMn0sbbu+Yq1bbh4jU0IlWZ2nc7LDbmo8LWXgwj3sPGrS6BsvKBoVwDhxNNCWzD2XQSJ2wNYzC5Ztf3Efc0mM5uc7yAGdYpX9KZhTMBqiIo6lRrbFEaN7K1eTzbmGf/MQR0Zfq2p13TgxSXJUPv7nzFTdTfsJxxwQuaaq4cbJf3zAgMBAAE=";
         let der =
             base64::Engine::decode(&base64::engine::general_purpose::STANDARD, short).unwrap();
-        let err = rsa_key(&der).err().unwrap();
+        let err = rsa_key(&der, KeyKind::Rsa).err().unwrap();
         assert!(err.contains("RSA key of 1024 bits"), "{err}");
+
+        // An even modulus: structurally an RSA key, arithmetically not.
+        let pem = fs::read_to_string(fixture("rsa.pkcs1.pub.pem")).unwrap();
+        let mut der = pem::parse(pem).unwrap().into_contents();
+        let last_modulus_byte = der.len() - 6; // the exponent 65537 takes the last 5 bytes
+        der[last_modulus_byte] &= 0xfe;
+        let err = rsa_key(&der, KeyKind::Rsa).err().unwrap();
+        assert!(err.contains("not a valid RSA public key"), "{err}");
 
         let mut pem = fs::read_to_string(fixture("ec256.pub.pem")).unwrap();
         // Flip a byte inside the point so that it is no longer on the curve.

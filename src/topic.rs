@@ -101,27 +101,40 @@ pub fn covers<'p>(patterns: impl IntoIterator<Item = &'p str>, filter: &str) -> 
         // a wildcard can yield no `$` topic; so only the filter's first level decides.
         .filter(|p| !(dollar && (p[0] == "+" || p[0] == "#")))
         .collect();
-    let alive: Vec<&[&str]> = alive.iter().map(Vec::as_slice).collect();
-    covered(&alive, &filter, 0)
-}
+    let mut alive: Vec<&[&str]> = alive.iter().map(Vec::as_slice).collect();
 
-/// `alive`: the unmatched rest of each pattern still in play; `filter`: the rest of the
-/// filter; `depth`: how many levels are matched already.
-fn covered(alive: &[&[&str]], filter: &[&str], depth: usize) -> bool {
-    if alive.iter().any(|p| p.first() == Some(&"#")) {
-        return true;
-    }
-    // A topic ending after the levels matched so far must be matched by a pattern that
-    // ends there too. A topic has at least one level, so at depth 0 there is no such topic.
-    let ending_covered = depth == 0 || alive.iter().any(|p| p.is_empty());
-    match filter.first() {
-        None => ending_covered,
-        // `#` yields the topic ending here and topics with any number of further levels;
-        // with no `#` pattern in play, each further level must be accepted by a pattern
-        // that accepts any text there.
-        Some(&"#") => ending_covered && covered(&advance(alive, None), filter, depth + 1),
-        Some(&"+") => covered(&advance(alive, None), &filter[1..], depth + 1),
-        Some(literal) => covered(&advance(alive, Some(literal)), &filter[1..], depth + 1),
+    // Walks the filter level by level, keeping the unmatched rest of each pattern still in
+    // play; a loop, not recursion, as a filter may have thousands of levels.
+    let mut rest = filter.as_slice();
+    let mut depth = 0;
+    loop {
+        if alive.iter().any(|p| p.first() == Some(&"#")) {
+            return true;
+        }
+        // A topic ending after the levels matched so far must be matched by a pattern that
+        // ends there too. A topic has at least one level, so at depth 0 there is no such
+        // topic.
+        let ending_covered = depth == 0 || alive.iter().any(|p| p.is_empty());
+        alive = match rest.first() {
+            None => return ending_covered,
+            // `#` yields the topic ending here and topics with any number of further
+            // levels; with no `#` pattern in play, each further level must be accepted by
+            // a pattern that accepts any text there. `rest` stays at `#`.
+            Some(&"#") if !ending_covered => return false,
+            Some(&"#") => advance(&alive, None),
+            Some(&"+") => {
+                rest = &rest[1..];
+                advance(&alive, None)
+            }
+            Some(literal) => {
+                rest = &rest[1..];
+                advance(&alive, Some(literal))
+            }
+        };
+        if alive.is_empty() {
+            return false;
+        }
+        depth += 1;
     }
 }
 

@@ -323,17 +323,23 @@ fn a_will_is_checked_against_publish_patterns() {
 fn messages_queued_for_an_offline_session_are_checked_against_its_receive_patterns() {
     let broker = hs_broker();
     let publisher = watcher(&broker, "publisher");
-    let t = token(
+    let narrow = token(
         "alice",
         json!({"subscribe_acl": "q/#", "receive_acl": "q/allowed/#"}),
     );
-    let durable = || {
-        let mut options = v5::login(broker.port, "durable", "alice", &t);
+    // The device comes back with a token that would let it receive everything: a message
+    // that reaches it was queued while it was offline, under the old token's rights.
+    let broad = token(
+        "alice",
+        json!({"subscribe_acl": "q/#", "receive_acl": "q/#"}),
+    );
+    let durable = |token: &str| {
+        let mut options = v5::login(broker.port, "durable", "alice", token);
         options.set_clean_start(false);
         options.set_session_expiry_interval(Some(300));
         options
     };
-    let alice = Mqtt5::connect(durable()).unwrap();
+    let alice = Mqtt5::connect(durable(&narrow)).unwrap();
     assert!(matches!(
         alice.subscribe("q/#"),
         SubscribeReasonCode::Success(_)
@@ -345,16 +351,16 @@ fn messages_queued_for_an_offline_session_are_checked_against_its_receive_patter
         publisher.publish("q/allowed/1", "yes"),
         PubAckReason::Success
     );
-    let alice = Mqtt5::connect(durable()).unwrap();
+    let alice = Mqtt5::connect(durable(&broad)).unwrap();
     assert_eq!(alice.next_message(), ("q/allowed/1".into(), "yes".into()));
 
     // The same over MQTT 3.1.1 (clean session false).
-    let durable3 = || {
-        let mut options = v3::login(broker.port, "durable3", "alice", &t);
+    let durable3 = |token: &str| {
+        let mut options = v3::login(broker.port, "durable3", "alice", token);
         options.set_clean_session(false);
         options
     };
-    let alice3 = Mqtt3::connect(durable3()).unwrap();
+    let alice3 = Mqtt3::connect(durable3(&narrow)).unwrap();
     assert!(matches!(
         alice3.subscribe("q/#"),
         v3::SubscribeReasonCode::Success(_)
@@ -366,7 +372,7 @@ fn messages_queued_for_an_offline_session_are_checked_against_its_receive_patter
         publisher.publish("q/allowed/2", "yes"),
         PubAckReason::Success
     );
-    let alice3 = Mqtt3::connect(durable3()).unwrap();
+    let alice3 = Mqtt3::connect(durable3(&broad)).unwrap();
     assert_eq!(alice3.next_message(), ("q/allowed/2".into(), "yes".into()));
 }
 

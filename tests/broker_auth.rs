@@ -320,6 +320,20 @@ fn hostile_passwords_are_refused_and_the_broker_lives_on() {
         }
     }
     assert!(broker.is_running());
+    // Those that are not shaped like a token were left to the broker, which refused them.
+    for id in ["not-utf8", "nul-laden", "junk-65535"] {
+        for version in [4, 5] {
+            broker.log.wait_for_text(&format!(
+                "client '{id}-v{version}' sent a password that is not a JWT; left to other checks"
+            ));
+            assert_eq!(
+                broker
+                    .log
+                    .count(&format!("refused client '{id}-v{version}'")),
+                0
+            );
+        }
+    }
     // The truncated token is still shaped like one, so the plugin says why it refused it.
     broker.log.wait_for_text(
         "refused client 'truncated-v5' (username 'alice'): signature does not verify",

@@ -113,6 +113,20 @@ fn read_and_write_checks_do_not_allocate() {
             String::from_utf8_lossy(topic)
         );
     }
+
+    // Offline, a durable session still gets its queued messages checked.
+    plugin.disconnect(client);
+    for (topic, expected) in [
+        (&b"fleet/7/y/cmd"[..], AclDecision::Allow),
+        (b"other", AclDecision::Deny),
+    ] {
+        let mut decision = None;
+        let count = allocations_during(|| {
+            decision = Some(plugin.acl_check(client, Some(Access::Read), Some(topic)));
+        });
+        assert_eq!(decision, Some(expected));
+        assert_eq!(count, 0, "an offline READ allocated");
+    }
 }
 
 #[test]

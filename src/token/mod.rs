@@ -132,7 +132,7 @@ impl Verifier {
 
     fn check_signature(&self, jwt: &Jwt<'_>, alg: Algorithm) -> Result<(), Refusal> {
         let message = jwt.signing_input.as_bytes();
-        let verified = self.keys.for_kind(alg.key_kind()).any(|key| {
+        let verified = self.keys.for_algorithm(alg).any(|key| {
             jsonwebtoken::crypto::verify(
                 jwt.signature,
                 message,

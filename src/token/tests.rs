@@ -211,23 +211,30 @@ fn algorithms_outside_the_configured_list_are_refused() {
 
 #[test]
 fn a_public_key_used_as_hmac_secret_never_verifies() {
-    // The classic confusion attack: sign HS256 with the server's public key PEM as secret.
+    // The classic confusion attack: sign HS256 with the server's public key as secret, as
+    // PEM text or as the DER bytes a library holds.
     let pem = std::fs::read(fixture("keys/rsa.pub.pem")).unwrap();
-    let token = raw_token(r#"{"alg":"HS256"}"#, &alice(json!({})).to_string(), &pem);
+    let der = ::pem::parse(&pem).unwrap().into_contents();
+    let pkcs1 = ::pem::parse(std::fs::read(fixture("keys/rsa.pkcs1.pub.pem")).unwrap())
+        .unwrap()
+        .into_contents();
     let rs_only = verifier(&[
         ("algorithm", "RS256"),
         ("public_key_file", &fixture("keys/rsa.pub.pem")),
     ]);
-    assert_eq!(
-        verify(&rs_only, &token),
-        Err(Refusal::AlgorithmNotAllowed("HS256".into()))
-    );
     let both = verifier(&[
         ("algorithm", "RS256,HS256"),
         ("secret_key", "the-real-secret"),
         ("public_key_file", &fixture("keys/rsa.pub.pem")),
     ]);
-    assert_eq!(verify(&both, &token), Err(Refusal::BadSignature));
+    for secret in [&pem, &der, &pkcs1] {
+        let token = raw_token(r#"{"alg":"HS256"}"#, &alice(json!({})).to_string(), secret);
+        assert_eq!(
+            verify(&rs_only, &token),
+            Err(Refusal::AlgorithmNotAllowed("HS256".into()))
+        );
+        assert_eq!(verify(&both, &token), Err(Refusal::BadSignature));
+    }
 }
 
 #[test]

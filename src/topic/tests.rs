@@ -112,6 +112,20 @@ fn coverage_by_several_patterns_together() {
     assert!(!covers([], "a"));
 }
 
+#[test]
+fn coverage_of_very_deep_filters_needs_no_stack() {
+    let deep = vec!["x"; 40_000].join("/");
+    assert!(covers(["#"], &deep));
+    assert!(covers([deep.as_str()], &deep));
+    assert!(!covers(["x/+"], &deep));
+    let deep_hash = format!("{deep}/#");
+    assert!(!covers([deep.as_str()], &deep_hash));
+    assert!(covers(
+        [format!("{}/#", vec!["+"; 40_000].join("/")).as_str()],
+        &deep_hash
+    ));
+}
+
 /// Levels drawn from a small alphabet; `fresh` in a topic stands for any text that no
 /// pattern or filter names, so checking topics over this alphabet up to a depth one past
 /// the longest filter or pattern checks every topic.
