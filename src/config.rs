@@ -88,17 +88,6 @@ impl Config {
         let mut secret_file = None;
 
         for (name, raw) in options {
-            if !OPTIONS.contains(&name) {
-                return Err(ConfigError::new(
-                    name,
-                    format!("unknown option (known: {})", OPTIONS.join(", ")),
-                ));
-            }
-            if seen.contains(&name) {
-                return Err(ConfigError::new(name, "given more than once"));
-            }
-            seen.push(name);
-
             // Mosquitto keeps trailing blanks of a config line; they are never meant, except
             // possibly inside a secret, which is taken byte for byte.
             let value = raw.trim();
@@ -124,8 +113,17 @@ impl Config {
                 "audience" => config.audience = Some(non_empty(name, value)?.to_owned()),
                 "issuer" => config.issuer = Some(non_empty(name, value)?.to_owned()),
                 "required_claims" => config.required_claims = parse_claim_list(value)?,
-                _ => unreachable!("every name in OPTIONS is handled"),
+                _ => {
+                    return Err(ConfigError::new(
+                        name,
+                        format!("unknown option (known: {})", OPTIONS.join(", ")),
+                    ));
+                }
             }
+            if seen.contains(&name) {
+                return Err(ConfigError::new(name, "given more than once"));
+            }
+            seen.push(name);
         }
 
         config.secret = match (secret_text, secret_file) {

@@ -39,8 +39,8 @@ pub const OPTIONAL_CALLBACKS: [(b::mosquitto_plugin_event, Callback); 2] = [
     (MOSQ_EVT_CLIENT_OFFLINE, on_client_offline),
 ];
 
-/// The start of 2.1's `mosquitto_evt_connect` and `mosquitto_evt_client_offline`, the only
-/// part read here.
+/// The start of `mosquitto_evt_disconnect` and of 2.1's `mosquitto_evt_connect` and
+/// `mosquitto_evt_client_offline`, the only part read here.
 #[repr(C)]
 struct ClientEvent {
     future: *mut c_void,
@@ -133,41 +133,35 @@ extern "C" fn on_acl_check(_event: c_int, data: *mut c_void, userdata: *mut c_vo
     })
 }
 
-extern "C" fn on_connect(_event: c_int, data: *mut c_void, userdata: *mut c_void) -> c_int {
-    guard("connect", b::MOSQ_ERR_SUCCESS, || {
-        // SAFETY: registered for MOSQ_EVT_CONNECT, whose structure starts as ClientEvent.
+/// The shared body of the events that name a client and want no answer (CONNECT,
+/// CLIENT_OFFLINE, DISCONNECT). Nothing is denied here: on failure, state is only kept
+/// longer.
+fn client_event(
+    what: &str,
+    data: *mut c_void,
+    userdata: *mut c_void,
+    handle: impl FnOnce(&Plugin<MosquittoBroker>, Client),
+) -> c_int {
+    guard(what, b::MOSQ_ERR_SUCCESS, || {
+        // SAFETY: registered with an Instance as userdata, for events whose structures all
+        // start as ClientEvent (`future`, then `client`).
         if let Some((instance, event)) = unsafe { unpack::<ClientEvent>(userdata, data) }
             && let Some(client) = client(event.client)
         {
-            instance.plugin.connected(client);
+            handle(&instance.plugin, client);
         }
         b::MOSQ_ERR_SUCCESS
     })
+}
+
+extern "C" fn on_connect(_event: c_int, data: *mut c_void, userdata: *mut c_void) -> c_int {
+    client_event("connect", data, userdata, Plugin::connected)
 }
 
 extern "C" fn on_client_offline(_event: c_int, data: *mut c_void, userdata: *mut c_void) -> c_int {
-    guard("client offline", b::MOSQ_ERR_SUCCESS, || {
-        // SAFETY: registered for MOSQ_EVT_CLIENT_OFFLINE, whose structure starts as
-        // ClientEvent.
-        if let Some((instance, event)) = unsafe { unpack::<ClientEvent>(userdata, data) }
-            && let Some(client) = client(event.client)
-        {
-            instance.plugin.client_offline(client);
-        }
-        b::MOSQ_ERR_SUCCESS
-    })
+    client_event("client offline", data, userdata, Plugin::client_offline)
 }
 
 extern "C" fn on_disconnect(_event: c_int, data: *mut c_void, userdata: *mut c_void) -> c_int {
-    // Nothing to deny here: on failure the session is only kept longer.
-    guard("disconnect", b::MOSQ_ERR_SUCCESS, || {
-        // SAFETY: registered for MOSQ_EVT_DISCONNECT with an Instance as userdata.
-        if let Some((instance, event)) =
-            unsafe { unpack::<b::mosquitto_evt_disconnect>(userdata, data) }
-            && let Some(client) = client(event.client)
-        {
-            instance.plugin.disconnect(client);
-        }
-        b::MOSQ_ERR_SUCCESS
-    })
+    client_event("disconnect", data, userdata, Plugin::disconnect)
 }
