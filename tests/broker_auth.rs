@@ -445,3 +445,17 @@ fn a_misconfigured_plugin_stops_the_broker_naming_the_option() {
         );
     }
 }
+
+#[test]
+fn the_broker_shuts_down_cleanly_with_the_plugin_loaded() {
+    let broker = hs_broker();
+    let token = hs256(&claims("alice", json!({"publish_acl": "a/#"})));
+    let client = Mqtt5::login(broker.port, "connected", "alice", &token).unwrap();
+    let log = broker.log.clone();
+    // Cleanup unregisters the callbacks and frees the instance while a client is still
+    // connected: a fault there would show as a signal instead of a clean exit.
+    let status = broker.stop();
+    assert!(status.success(), "{status:?}");
+    log.wait_for_text("terminating");
+    drop(client);
+}

@@ -187,16 +187,11 @@ fn register_one(
     }
 }
 
-/// Unregisters the callbacks of `instance`: the required ones and the optional ones it got.
+/// Unregisters every callback of `instance`. Optional ones the broker never took are
+/// refused with an error code (2.0: NOT_SUPPORTED, 2.1: NOT_FOUND), which is harmless.
 fn unregister_all(instance: &Instance) {
     unregister(instance.identifier, &CALLBACKS);
-    let events = instance.plugin.optional_events();
-    let registered = [events.connect, events.client_offline];
-    for ((event, callback), done) in OPTIONAL_CALLBACKS.iter().zip(registered) {
-        if done {
-            unregister(instance.identifier, &[(*event, *callback)]);
-        }
-    }
+    unregister(instance.identifier, &OPTIONAL_CALLBACKS);
 }
 
 fn unregister(

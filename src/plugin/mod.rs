@@ -79,10 +79,6 @@ impl<B: Broker> Plugin<B> {
         self.events.set(events);
     }
 
-    pub fn optional_events(&self) -> OptionalEvents {
-        self.events.get()
-    }
-
     /// MOSQ_EVT_BASIC_AUTH. `password` is the client's password up to its first NUL byte.
     pub fn basic_auth(
         &self,

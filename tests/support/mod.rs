@@ -228,6 +228,15 @@ impl Broker {
         (out.status, text.lines().map(str::to_owned).collect())
     }
 
+    /// Stops the broker as an operator would (SIGTERM), which runs the plugin's cleanup;
+    /// returns how it exited.
+    pub fn stop(mut self) -> ExitStatus {
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
+        // SAFETY: signals our own child process.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        self.child.wait().unwrap()
+    }
+
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
     }
