@@ -4,7 +4,7 @@
 pub mod broker;
 mod sessions;
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, RefCell, RefMut};
 use std::sync::Arc;
 
 use crate::acl::{Access, Acl};
@@ -86,7 +86,7 @@ impl<B: Broker> Plugin<B> {
         username: Option<&[u8]>,
         password: Option<&[u8]>,
     ) -> AuthDecision {
-        self.new_connection(client);
+        self.sessions().begin_connection(client);
         let Some(password) = password else {
             return AuthDecision::Defer;
         };
@@ -111,14 +111,8 @@ impl<B: Broker> Plugin<B> {
     /// MOSQ_EVT_EXT_AUTH_START: MQTT 5 enhanced authentication is not handled yet, but a
     /// new connection at this address must not inherit an earlier client's rights.
     pub fn ext_auth_start(&self, client: Client) -> AuthDecision {
-        self.new_connection(client);
+        self.sessions().begin_connection(client);
         AuthDecision::Defer
-    }
-
-    fn new_connection(&self, client: Client) {
-        let mut sessions = self.sessions.borrow_mut();
-        sessions.settle(None);
-        sessions.begin_connection(client);
     }
 
     fn admit(&self, client: Client, username: Option<&[u8]>, jwt: &Jwt<'_>) -> Result<(), String> {
@@ -156,7 +150,7 @@ impl<B: Broker> Plugin<B> {
             self.events.get().connect,
         );
         let held = {
-            let mut sessions = self.sessions.borrow_mut();
+            let mut sessions = self.sessions();
             sessions.insert(client, session, now);
             sessions.count()
         };
@@ -214,7 +208,10 @@ impl<B: Broker> Plugin<B> {
             sessions.remove(client);
             return AclDecision::Defer;
         }
-        if session.expires_at.is_some() && session.is_expired(self.broker.now()) {
+        // The clock is read only for tokens that expire.
+        if let Some(deadline) = session.expires_at
+            && self.broker.now() >= deadline
+        {
             if session.first_expiry_notice() {
                 self.broker.log(
                     LogLevel::Notice,
@@ -247,24 +244,28 @@ impl<B: Broker> Plugin<B> {
 
     /// MOSQ_EVT_CONNECT (Mosquitto 2.1): a connection was accepted, by whichever check.
     pub fn connected(&self, client: Client) {
-        let mut sessions = self.sessions.borrow_mut();
-        sessions.settle(None);
-        sessions.connected(client);
+        self.sessions().connected(client);
     }
 
     /// MOSQ_EVT_DISCONNECT. Where the broker also reports CLIENT_OFFLINE (2.1),
     /// DISCONNECT means the session ends with the connection.
     pub fn disconnect(&self, client: Client) {
-        let mut sessions = self.sessions.borrow_mut();
-        sessions.settle(None);
-        sessions.disconnected(client, self.events.get().client_offline);
+        self.sessions()
+            .disconnected(client, self.events.get().client_offline);
     }
 
     /// MOSQ_EVT_CLIENT_OFFLINE (Mosquitto 2.1): a durable session lost its connection.
     pub fn client_offline(&self, client: Client) {
+        self.sessions().disconnected(client, false);
+    }
+
+    /// The session table, once what an earlier callback left to settle is settled. Every
+    /// callback but an ACL check (which may be an ending session's own last one) starts
+    /// here.
+    fn sessions(&self) -> RefMut<'_, Sessions> {
         let mut sessions = self.sessions.borrow_mut();
         sessions.settle(None);
-        sessions.disconnected(client, false);
+        sessions
     }
 
     /// How many clients' states are held, for memory accounting.
