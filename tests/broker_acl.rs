@@ -244,16 +244,7 @@ fn acl_file_decides_for_tokens_without_acl_claims_and_password_file_clients() {
         "user alice\ntopic readwrite alice/#\n\nuser legacy\ntopic readwrite legacy/#\n",
     )
     .unwrap();
-    let passwords = dir.path().join("passwords");
-    assert!(
-        std::process::Command::new("mosquitto_passwd")
-            .args(["-b", "-c"])
-            .arg(&passwords)
-            .args(["legacy", "plain-secret"])
-            .status()
-            .unwrap()
-            .success()
-    );
+    let passwords = support::password_file(dir.path(), "legacy", "plain-secret");
     let broker = Broker::start(
         &BrokerConfig::with_secret(SECRET)
             .line(format!("acl_file {}", acl.display()))

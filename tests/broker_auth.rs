@@ -254,24 +254,12 @@ fn no_password_is_left_to_allow_anonymous() {
     );
 }
 
-fn password_file(dir: &tempfile::TempDir, user: &str, password: &str) -> String {
-    let path = dir.path().join("passwords");
-    let status = std::process::Command::new("mosquitto_passwd")
-        .args(["-b", "-c"])
-        .arg(&path)
-        .args([user, password])
-        .status()
-        .expect("mosquitto_passwd (package mosquitto)");
-    assert!(status.success());
-    path.display().to_string()
-}
-
 #[test]
 fn a_password_that_is_not_a_token_is_left_to_the_password_file() {
     let dir = tempfile::tempdir().unwrap();
-    let passwords = password_file(&dir, "legacy", "plain-secret");
+    let passwords = support::password_file(dir.path(), "legacy", "plain-secret");
     let broker = Broker::start(
-        &BrokerConfig::with_secret(SECRET).line(format!("password_file {passwords}")),
+        &BrokerConfig::with_secret(SECRET).line(format!("password_file {}", passwords.display())),
     );
     Mqtt5::login(broker.port, "legacy-1", "legacy", "plain-secret").expect("password file accepts");
     Mqtt3::login(broker.port, "legacy-2", "legacy", "plain-secret").expect("over 3.1.1 too");

@@ -10,23 +10,35 @@ use std::time::{Duration, Instant};
 
 use super::PATIENCE;
 
-/// One step of a client's event loop.
-enum Step<E> {
+/// Why a client's event loop ended.
+#[derive(Clone, Debug)]
+enum Closed<C> {
+    /// The broker refused the CONNECT with this code.
+    Refused(C),
+    Lost(String),
+}
+
+/// One step of a client's event loop; `C` is the protocol's CONNACK code.
+enum Step<E, C> {
     Event(E),
-    Closed(String),
+    Closed(Closed<C>),
     Idle,
 }
 
 /// A client's events, pumped on a thread and kept until a test asks for them.
-struct Events<E> {
-    rx: Receiver<Result<E, String>>,
-    unread: RefCell<VecDeque<Result<E, String>>>,
+struct Events<E, C> {
+    rx: Receiver<Result<E, Closed<C>>>,
+    unread: RefCell<VecDeque<Result<E, Closed<C>>>>,
     stop: Arc<AtomicBool>,
     pump: Option<JoinHandle<()>>,
 }
 
-impl<E: Send + std::fmt::Debug + 'static> Events<E> {
-    fn spawn(mut step: impl FnMut() -> Step<E> + Send + 'static) -> Events<E> {
+impl<E, C> Events<E, C>
+where
+    E: Send + std::fmt::Debug + 'static,
+    C: Copy + Send + std::fmt::Debug + 'static,
+{
+    fn spawn(mut step: impl FnMut() -> Step<E, C> + Send + 'static) -> Events<E, C> {
         let (tx, rx) = channel();
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
@@ -56,7 +68,7 @@ impl<E: Send + std::fmt::Debug + 'static> Events<E> {
     }
 
     /// The first event (oldest first) that `pick` accepts; the others stay unread.
-    fn wait<T>(&self, what: &str, mut pick: impl FnMut(&Result<E, String>) -> Option<T>) -> T {
+    fn wait<T>(&self, what: &str, mut pick: impl FnMut(&Result<E, Closed<C>>) -> Option<T>) -> T {
         let mut unread = self.unread.borrow_mut();
         if let Some(i) = unread.iter().position(|e| pick(e).is_some()) {
             return pick(&unread.remove(i).unwrap()).unwrap();
@@ -75,6 +87,15 @@ impl<E: Send + std::fmt::Debug + 'static> Events<E> {
         }
     }
 
+    /// The CONNACK: `Ok` with its code, or the broker's refusal as a code.
+    fn connack(&self, code: impl Fn(&E) -> Option<C>) -> C {
+        self.wait("CONNACK", |event| match event {
+            Ok(event) => code(event),
+            Err(Closed::Refused(refused)) => Some(*refused),
+            Err(Closed::Lost(why)) => panic!("connection failed without a CONNACK: {why}"),
+        })
+    }
+
     fn stop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(pump) = self.pump.take() {
@@ -83,7 +104,7 @@ impl<E: Send + std::fmt::Debug + 'static> Events<E> {
     }
 }
 
-impl<E> Drop for Events<E> {
+impl<E, C> Drop for Events<E, C> {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }
@@ -121,7 +142,7 @@ pub mod v5 {
 
     pub struct Mqtt5 {
         pub client: Client,
-        events: Events<Event>,
+        events: Events<Event, ConnectReturnCode>,
     }
 
     impl Mqtt5 {
@@ -131,21 +152,20 @@ pub mod v5 {
             let events = Events::spawn(move || match connection.recv_timeout(POLL) {
                 Ok(Ok(event)) => Step::Event(event),
                 Ok(Err(ConnectionError::ConnectionRefused(code))) => {
-                    Step::Closed(format!("refused:{code:?}"))
+                    Step::Closed(Closed::Refused(code))
                 }
-                Ok(Err(e)) => Step::Closed(e.to_string()),
+                Ok(Err(e)) => Step::Closed(Closed::Lost(e.to_string())),
                 Err(RecvTimeoutError::Timeout) => Step::Idle,
-                Err(RecvTimeoutError::Disconnected) => Step::Closed("event loop gone".into()),
+                Err(RecvTimeoutError::Disconnected) => {
+                    Step::Closed(Closed::Lost("event loop gone".into()))
+                }
             });
-            let outcome = events.wait("CONNACK", |event| match event {
-                Ok(Event::Incoming(Packet::ConnAck(ack))) => Some(Ok(ack.code)),
-                Err(why) => Some(Err(why.clone())),
+            match events.connack(|event| match event {
+                Event::Incoming(Packet::ConnAck(ack)) => Some(ack.code),
                 _ => None,
-            });
-            match outcome {
-                Ok(ConnectReturnCode::Success) => Ok(Mqtt5 { client, events }),
-                Ok(code) => Err(code),
-                Err(why) => Err(refusal_code(&why)),
+            }) {
+                ConnectReturnCode::Success => Ok(Mqtt5 { client, events }),
+                refused => Err(refused),
             }
         }
 
@@ -203,7 +223,7 @@ pub mod v5 {
         pub fn wait_closed(&self) -> String {
             self.events.wait("disconnection", |event| match event {
                 Ok(Event::Incoming(Packet::Disconnect(d))) => Some(format!("{:?}", d.reason_code)),
-                Err(why) => Some(why.clone()),
+                Err(closed) => Some(format!("{closed:?}")),
                 _ => None,
             })
         }
@@ -221,15 +241,6 @@ pub mod v5 {
                 _ => None,
             });
             self.events.stop();
-        }
-    }
-
-    fn refusal_code(why: &str) -> ConnectReturnCode {
-        match why {
-            "refused:NotAuthorized" => ConnectReturnCode::NotAuthorized,
-            "refused:BadUserNamePassword" => ConnectReturnCode::BadUserNamePassword,
-            "refused:BadAuthenticationMethod" => ConnectReturnCode::BadAuthenticationMethod,
-            other => panic!("connection failed without a CONNACK: {other}"),
         }
     }
 }
@@ -253,7 +264,7 @@ pub mod v3 {
 
     pub struct Mqtt3 {
         pub client: Client,
-        events: Events<Event>,
+        events: Events<Event, ConnectReturnCode>,
     }
 
     impl Mqtt3 {
@@ -262,25 +273,20 @@ pub mod v3 {
             let events = Events::spawn(move || match connection.recv_timeout(POLL) {
                 Ok(Ok(event)) => Step::Event(event),
                 Ok(Err(ConnectionError::ConnectionRefused(code))) => {
-                    Step::Closed(format!("refused:{code:?}"))
+                    Step::Closed(Closed::Refused(code))
                 }
-                Ok(Err(e)) => Step::Closed(e.to_string()),
+                Ok(Err(e)) => Step::Closed(Closed::Lost(e.to_string())),
                 Err(RecvTimeoutError::Timeout) => Step::Idle,
-                Err(RecvTimeoutError::Disconnected) => Step::Closed("event loop gone".into()),
-            });
-            let outcome = events.wait("CONNACK", |event| match event {
-                Ok(Event::Incoming(Packet::ConnAck(ack))) => Some(Ok(ack.code)),
-                Err(why) => Some(Err(why.clone())),
-                _ => None,
-            });
-            match outcome {
-                Ok(ConnectReturnCode::Success) => Ok(Mqtt3 { client, events }),
-                Ok(code) => Err(code),
-                Err(why) if why == "refused:NotAuthorized" => Err(ConnectReturnCode::NotAuthorized),
-                Err(why) if why == "refused:BadUserNamePassword" => {
-                    Err(ConnectReturnCode::BadUserNamePassword)
+                Err(RecvTimeoutError::Disconnected) => {
+                    Step::Closed(Closed::Lost("event loop gone".into()))
                 }
-                Err(why) => panic!("connection failed without a CONNACK: {why}"),
+            });
+            match events.connack(|event| match event {
+                Event::Incoming(Packet::ConnAck(ack)) => Some(ack.code),
+                _ => None,
+            }) {
+                ConnectReturnCode::Success => Ok(Mqtt3 { client, events }),
+                refused => Err(refused),
             }
         }
 

@@ -46,6 +46,19 @@ fn mosquitto_binary() -> String {
     })
 }
 
+/// A Mosquitto password file in `dir` with one user, made by `mosquitto_passwd`.
+pub fn password_file(dir: &Path, user: &str, password: &str) -> PathBuf {
+    let path = dir.join("passwords");
+    let status = Command::new("mosquitto_passwd")
+        .args(["-b", "-c"])
+        .arg(&path)
+        .args([user, password])
+        .status()
+        .expect("mosquitto_passwd (package mosquitto)");
+    assert!(status.success(), "mosquitto_passwd failed");
+    path
+}
+
 /// The broker's log, as it arrives on its stderr.
 #[derive(Clone, Default)]
 pub struct Log(Arc<(Mutex<Vec<String>>, Condvar)>);
