@@ -16,7 +16,6 @@
 //! (Mosquitto 2.1), or a sweep of offline sessions whose token has expired. The plugin
 //! also compares the client's id and username with the recorded ones on every check.
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
@@ -48,7 +47,7 @@ pub struct Session {
     pub username: Box<[u8]>,
     ends_with_connection: bool,
     stage: Stage,
-    expiry_logged: Cell<bool>,
+    expiry_logged: bool,
 }
 
 impl Session {
@@ -72,7 +71,7 @@ impl Session {
             } else {
                 Stage::Online
             },
-            expiry_logged: Cell::new(false),
+            expiry_logged: false,
         }
     }
 
@@ -81,8 +80,8 @@ impl Session {
     }
 
     /// True the first time it is asked, so that an expired session is logged once.
-    pub fn first_expiry_notice(&self) -> bool {
-        !self.expiry_logged.replace(true)
+    pub fn first_expiry_notice(&mut self) -> bool {
+        !std::mem::replace(&mut self.expiry_logged, true)
     }
 
     /// Whether this session's own connection can be the source of a check of this kind.
@@ -339,7 +338,7 @@ mod tests {
 
     #[test]
     fn expiry_is_logged_once() {
-        let s = session(Some(1.0), false);
+        let mut s = session(Some(1.0), false);
         assert!(s.first_expiry_notice());
         assert!(!s.first_expiry_notice());
     }
