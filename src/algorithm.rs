@@ -15,7 +15,11 @@ pub enum Algorithm {
     PS384,
     PS512,
     ES256,
+    /// ECDSA on secp256k1 with SHA-256 (RFC 8812).
+    ES256K,
     ES384,
+    /// ECDSA on P-521 with SHA-512; PyJWT also calls it ES521.
+    ES512,
     EdDSA,
 }
 
@@ -29,11 +33,13 @@ pub enum KeyKind {
     RsaPss,
     EcP256,
     EcP384,
+    EcP521,
+    EcSecp256k1,
     Ed25519,
 }
 
 impl Algorithm {
-    pub const ALL: [Algorithm; 12] = [
+    pub const ALL: [Algorithm; 14] = [
         Algorithm::HS256,
         Algorithm::HS384,
         Algorithm::HS512,
@@ -44,24 +50,24 @@ impl Algorithm {
         Algorithm::PS384,
         Algorithm::PS512,
         Algorithm::ES256,
+        Algorithm::ES256K,
         Algorithm::ES384,
+        Algorithm::ES512,
         Algorithm::EdDSA,
     ];
 
-    /// Names that are valid JWS algorithms but not verified yet: a configuration naming
-    /// one gets a clear "not supported yet" rather than "unknown".
-    const NOT_YET: [&'static str; 3] = ["ES256K", "ES512", "ES521"];
+    /// PyJWT's name for ES512, after the curve's size rather than the hash's.
+    pub const ES521_ALIAS: &'static str = "ES521";
 
     /// Parses a header or configuration name. Names are case-sensitive, as in RFC 7518.
     pub fn from_name(name: &str) -> Result<Algorithm, UnknownAlgorithm> {
-        if let Some(alg) = Self::ALL.into_iter().find(|a| a.name() == name) {
-            return Ok(alg);
+        if name == Self::ES521_ALIAS {
+            return Ok(Algorithm::ES512);
         }
-        if Self::NOT_YET.contains(&name) {
-            Err(UnknownAlgorithm::NotSupportedYet)
-        } else {
-            Err(UnknownAlgorithm::Unknown)
-        }
+        Self::ALL
+            .into_iter()
+            .find(|a| a.name() == name)
+            .ok_or(UnknownAlgorithm)
     }
 
     pub fn name(self) -> &'static str {
@@ -76,7 +82,9 @@ impl Algorithm {
             Algorithm::PS384 => "PS384",
             Algorithm::PS512 => "PS512",
             Algorithm::ES256 => "ES256",
+            Algorithm::ES256K => "ES256K",
             Algorithm::ES384 => "ES384",
+            Algorithm::ES512 => "ES512",
             Algorithm::EdDSA => "EdDSA",
         }
     }
@@ -91,7 +99,9 @@ impl Algorithm {
             | Algorithm::PS384
             | Algorithm::PS512 => KeyKind::Rsa,
             Algorithm::ES256 => KeyKind::EcP256,
+            Algorithm::ES256K => KeyKind::EcSecp256k1,
             Algorithm::ES384 => KeyKind::EcP384,
+            Algorithm::ES512 => KeyKind::EcP521,
             Algorithm::EdDSA => KeyKind::Ed25519,
         }
     }
@@ -102,9 +112,10 @@ impl Algorithm {
         kind == self.key_kind() || (pss && kind == KeyKind::RsaPss)
     }
 
-    pub(crate) fn to_jsonwebtoken(self) -> jsonwebtoken::Algorithm {
+    /// The same algorithm in jsonwebtoken, which has all but the two RustCrypto curves.
+    pub(crate) fn to_jsonwebtoken(self) -> Option<jsonwebtoken::Algorithm> {
         use jsonwebtoken::Algorithm as J;
-        match self {
+        Some(match self {
             Algorithm::HS256 => J::HS256,
             Algorithm::HS384 => J::HS384,
             Algorithm::HS512 => J::HS512,
@@ -117,7 +128,8 @@ impl Algorithm {
             Algorithm::ES256 => J::ES256,
             Algorithm::ES384 => J::ES384,
             Algorithm::EdDSA => J::EdDSA,
-        }
+            Algorithm::ES256K | Algorithm::ES512 => return None,
+        })
     }
 
     fn bit(self) -> u16 {
@@ -139,16 +151,16 @@ impl fmt::Display for KeyKind {
             KeyKind::RsaPss => "RSA-PSS key",
             KeyKind::EcP256 => "EC P-256 key",
             KeyKind::EcP384 => "EC P-384 key",
+            KeyKind::EcP521 => "EC P-521 key",
+            KeyKind::EcSecp256k1 => "EC secp256k1 key",
             KeyKind::Ed25519 => "Ed25519 key",
         })
     }
 }
 
+/// A name that is not one of the JWS signature algorithms verified here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UnknownAlgorithm {
-    NotSupportedYet,
-    Unknown,
-}
+pub struct UnknownAlgorithm;
 
 /// A set of algorithms, as configured by `plugin_opt_algorithm`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -201,22 +213,15 @@ mod tests {
 
     #[test]
     fn names_are_case_sensitive_and_none_is_unknown() {
-        assert_eq!(
-            Algorithm::from_name("hs256"),
-            Err(UnknownAlgorithm::Unknown)
-        );
-        assert_eq!(Algorithm::from_name("none"), Err(UnknownAlgorithm::Unknown));
-        assert_eq!(Algorithm::from_name(""), Err(UnknownAlgorithm::Unknown));
+        for name in ["hs256", "es256k", "none", "", "ES256k", "ES522"] {
+            assert_eq!(Algorithm::from_name(name), Err(UnknownAlgorithm), "{name}");
+        }
     }
 
     #[test]
-    fn later_curves_are_named_as_not_supported_yet() {
-        for name in ["ES256K", "ES512", "ES521"] {
-            assert_eq!(
-                Algorithm::from_name(name),
-                Err(UnknownAlgorithm::NotSupportedYet)
-            );
-        }
+    fn es521_is_another_name_for_es512() {
+        assert_eq!(Algorithm::from_name("ES521"), Ok(Algorithm::ES512));
+        assert_eq!(Algorithm::ES512.name(), "ES512");
     }
 
     #[test]
@@ -225,6 +230,8 @@ mod tests {
         assert_eq!(Algorithm::PS512.key_kind(), KeyKind::Rsa);
         assert_eq!(Algorithm::ES256.key_kind(), KeyKind::EcP256);
         assert_eq!(Algorithm::ES384.key_kind(), KeyKind::EcP384);
+        assert_eq!(Algorithm::ES512.key_kind(), KeyKind::EcP521);
+        assert_eq!(Algorithm::ES256K.key_kind(), KeyKind::EcSecp256k1);
         assert_eq!(Algorithm::EdDSA.key_kind(), KeyKind::Ed25519);
     }
 
@@ -235,6 +242,9 @@ mod tests {
         assert!(!Algorithm::RS256.accepts(KeyKind::RsaPss));
         assert!(!Algorithm::HS256.accepts(KeyKind::Rsa));
         assert!(!Algorithm::ES256.accepts(KeyKind::EcP384));
+        assert!(!Algorithm::ES256.accepts(KeyKind::EcSecp256k1));
+        assert!(!Algorithm::ES256K.accepts(KeyKind::EcP256));
+        assert!(!Algorithm::ES512.accepts(KeyKind::EcP384));
     }
 
     #[test]

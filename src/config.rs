@@ -14,6 +14,16 @@ pub enum SecretSource {
     File(PathBuf),
 }
 
+/// How the HMAC secret is written down (`secret_key_encoding`): identity providers often
+/// hand out secrets base64-encoded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SecretEncoding {
+    #[default]
+    Text,
+    Base64,
+    Base64Url,
+}
+
 /// Which claims of a token carry what.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClaimNames {
@@ -27,7 +37,9 @@ pub struct ClaimNames {
 pub struct Config {
     pub algorithms: AlgorithmSet,
     pub secret: Option<SecretSource>,
+    pub secret_encoding: SecretEncoding,
     pub public_key_file: Option<PathBuf>,
+    pub jwks_file: Option<PathBuf>,
     pub claims: ClaimNames,
     /// Seconds of clock skew forgiven for `exp`, `nbf` and `iat`.
     pub leeway: u32,
@@ -60,11 +72,13 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-const OPTIONS: [&str; 12] = [
+const OPTIONS: [&str; 14] = [
     "algorithm",
     "secret_key",
     "secret_key_file",
+    "secret_key_encoding",
     "public_key_file",
+    "jwks_file",
     "user_claim",
     "publish_claim",
     "subscribe_claim",
@@ -95,9 +109,11 @@ impl Config {
                 "algorithm" => config.algorithms = parse_algorithms(value)?,
                 "secret_key" => secret_text = Some(raw.as_bytes().to_vec()),
                 "secret_key_file" => secret_file = Some(PathBuf::from(non_empty(name, value)?)),
+                "secret_key_encoding" => config.secret_encoding = parse_encoding(value)?,
                 "public_key_file" => {
                     config.public_key_file = Some(PathBuf::from(non_empty(name, value)?))
                 }
+                "jwks_file" => config.jwks_file = Some(PathBuf::from(non_empty(name, value)?)),
                 "user_claim" => config.claims.user = claim_name(name, value)?,
                 "publish_claim" => config.claims.publish = claim_name(name, value)?,
                 "subscribe_claim" => config.claims.subscribe = claim_name(name, value)?,
@@ -140,6 +156,12 @@ impl Config {
             (None, Some(path)) => Some(SecretSource::File(path)),
             (None, None) => None,
         };
+        if config.secret.is_none() && config.secret_encoding != SecretEncoding::default() {
+            return Err(ConfigError::new(
+                "secret_key_encoding",
+                "is set but there is no plugin_opt_secret_key or plugin_opt_secret_key_file",
+            ));
+        }
         Ok(config)
     }
 }
@@ -151,7 +173,9 @@ impl Default for Config {
         Config {
             algorithms,
             secret: None,
+            secret_encoding: SecretEncoding::Text,
             public_key_file: None,
+            jwks_file: None,
             claims: ClaimNames {
                 user: "username".into(),
                 publish: "publish_acl".into(),
@@ -169,27 +193,41 @@ impl Default for Config {
 fn parse_algorithms(value: &str) -> Result<AlgorithmSet, ConfigError> {
     let mut set = AlgorithmSet::default();
     for name in value.split(',').map(str::trim) {
-        let alg = Algorithm::from_name(name).map_err(|e| {
+        let alg = Algorithm::from_name(name).map_err(|UnknownAlgorithm| {
             let known: Vec<&str> = Algorithm::ALL.iter().map(|a| a.name()).collect();
-            let problem = match e {
-                UnknownAlgorithm::NotSupportedYet => format!("{name} is not supported yet"),
-                UnknownAlgorithm::Unknown if name.is_empty() => {
-                    format!("empty algorithm name in '{value}'")
-                }
-                UnknownAlgorithm::Unknown => {
-                    format!("unknown algorithm '{name}' (known: {})", known.join(", "))
-                }
+            let problem = if name.is_empty() {
+                format!("empty algorithm name in '{value}'")
+            } else {
+                format!(
+                    "unknown algorithm '{name}' (known: {}, and {} for ES512)",
+                    known.join(", "),
+                    Algorithm::ES521_ALIAS
+                )
             };
             ConfigError::new("algorithm", problem)
         })?;
         if !set.insert(alg) {
-            return Err(ConfigError::new(
-                "algorithm",
-                format!("{name} is listed twice"),
-            ));
+            let problem = if name == alg.name() {
+                format!("{name} is listed twice")
+            } else {
+                format!("{name} is another name for {alg}, which is already listed")
+            };
+            return Err(ConfigError::new("algorithm", problem));
         }
     }
     Ok(set)
+}
+
+fn parse_encoding(value: &str) -> Result<SecretEncoding, ConfigError> {
+    match value {
+        "text" => Ok(SecretEncoding::Text),
+        "base64" => Ok(SecretEncoding::Base64),
+        "base64url" => Ok(SecretEncoding::Base64Url),
+        _ => Err(ConfigError::new(
+            "secret_key_encoding",
+            format!("'{value}' is not one of text, base64, base64url"),
+        )),
+    }
 }
 
 /// `none` stands for the empty list, because Mosquitto refuses an option with no value.
@@ -248,6 +286,8 @@ mod tests {
         assert_eq!(config.audience, None);
         assert_eq!(config.issuer, None);
         assert_eq!(config.secret, None);
+        assert_eq!(config.secret_encoding, SecretEncoding::Text);
+        assert_eq!(config.jwks_file, None);
     }
 
     #[test]
@@ -255,7 +295,9 @@ mod tests {
         let config = parse(&[
             ("algorithm", "RS256, ES256"),
             ("public_key_file", "/etc/keys/pub.pem "),
+            ("jwks_file", "/etc/keys/jwks.json"),
             ("secret_key", "s3cret"),
+            ("secret_key_encoding", "base64url"),
             ("user_claim", "sub"),
             ("publish_claim", "pub"),
             ("subscribe_claim", "sub_acl"),
@@ -271,7 +313,9 @@ mod tests {
             config.public_key_file,
             Some(PathBuf::from("/etc/keys/pub.pem"))
         );
+        assert_eq!(config.jwks_file, Some(PathBuf::from("/etc/keys/jwks.json")));
         assert_eq!(config.secret, Some(SecretSource::Text(b"s3cret".to_vec())));
+        assert_eq!(config.secret_encoding, SecretEncoding::Base64Url);
         assert_eq!(config.claims.user, "sub");
         assert_eq!(config.claims.publish, "pub");
         assert_eq!(config.claims.subscribe, "sub_acl");
@@ -321,21 +365,27 @@ mod tests {
                 "unknown algorithm 'none'",
             ),
             (
-                &[("algorithm", "ES512")],
+                &[("algorithm", "es256k")],
                 "algorithm",
-                "ES512 is not supported yet",
-            ),
-            (
-                &[("algorithm", "ES256K")],
-                "algorithm",
-                "ES256K is not supported yet",
-            ),
-            (
-                &[("algorithm", "ES521")],
-                "algorithm",
-                "ES521 is not supported yet",
+                "unknown algorithm 'es256k'",
             ),
             (&[("algorithm", "HS256,HS256")], "algorithm", "listed twice"),
+            (
+                &[("algorithm", "ES512,ES521")],
+                "algorithm",
+                "ES521 is another name for ES512, which is already listed",
+            ),
+            (
+                &[("secret_key", "x"), ("secret_key_encoding", "hex")],
+                "secret_key_encoding",
+                "'hex' is not one of text, base64, base64url",
+            ),
+            (
+                &[("secret_key_encoding", "base64")],
+                "secret_key_encoding",
+                "no plugin_opt_secret_key",
+            ),
+            (&[("jwks_file", " ")], "jwks_file", "is empty"),
             (
                 &[("algorithm", "HS256,")],
                 "algorithm",
@@ -378,7 +428,7 @@ mod tests {
         prop_oneof![
             "[A-Za-z0-9, ]{0,20}",
             proptest::sample::subsequence(
-                vec!["HS256", "RS256", "ES512", "none", "EdDSA", ""],
+                vec!["HS256", "RS256", "ES512", "ES521", "none", "EdDSA", ""],
                 0..4
             )
             .prop_map(|names| names.join(",")),

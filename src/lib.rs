@@ -10,6 +10,7 @@ pub mod config;
 pub mod ffi;
 pub mod keys;
 pub mod plugin;
+pub mod signature;
 pub mod token;
 pub mod topic;
 

@@ -393,8 +393,8 @@ fn a_misconfigured_plugin_stops_the_broker_naming_the_option() {
             "plugin_opt_algorithm: unknown algorithm 'HS999'",
         ),
         (
-            BrokerConfig::with_secret(SECRET).option("algorithm", "ES512"),
-            "plugin_opt_algorithm: ES512 is not supported yet",
+            BrokerConfig::default().option("algorithm", "ES512"),
+            "plugin_opt_algorithm: ES512 needs an EC P-521 key and none is configured",
         ),
         (
             BrokerConfig::default(),
@@ -411,6 +411,16 @@ fn a_misconfigured_plugin_stops_the_broker_naming_the_option() {
                 .option("algorithm", "RS256")
                 .option("public_key_file", &fixture("keys/ec256.pub.pem")),
             "plugin_opt_public_key_file:",
+        ),
+        (
+            BrokerConfig::default()
+                .option("algorithm", "RS256")
+                .option("jwks_file", &fixture("keys/rsa.pub.pem")),
+            "plugin_opt_jwks_file:",
+        ),
+        (
+            BrokerConfig::with_secret(SECRET).option("secret_key_encoding", "base64"),
+            "plugin_opt_secret_key_encoding: secret_key: the secret is not valid base64",
         ),
         (
             BrokerConfig::with_secret(SECRET).option("leeway", "soon"),

@@ -45,7 +45,9 @@ pub struct OptionalEvents {
 
 pub struct Plugin<B: Broker> {
     broker: B,
-    verifier: Verifier,
+    /// Kept to re-read the key files on reload.
+    config: Config,
+    verifier: RefCell<Verifier>,
     claim_names: ClaimNames,
     events: Cell<OptionalEvents>,
     sessions: RefCell<Sessions>,
@@ -60,16 +62,26 @@ impl<B: Broker> Plugin<B> {
         options: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Plugin<B>, ConfigError> {
         let config = Config::from_options(options)?;
-        let keys = KeySet::load(&config)?;
-        let verifier = Verifier::new(config.algorithms, keys, ClaimRules::from_config(&config));
+        let loaded = KeySet::load(&config)?;
+        log_notes(&broker, &loaded.notes);
         broker.log(
             LogLevel::Info,
-            &format!("{LOG_PREFIX}: accepting {} tokens", config.algorithms),
+            &format!(
+                "{LOG_PREFIX}: accepting {} tokens; {} keys loaded",
+                config.algorithms,
+                loaded.keys.len()
+            ),
+        );
+        let verifier = Verifier::new(
+            config.algorithms,
+            loaded.keys,
+            ClaimRules::from_config(&config),
         );
         Ok(Plugin {
             broker,
-            verifier,
-            claim_names: config.claims,
+            claim_names: config.claims.clone(),
+            config,
+            verifier: RefCell::new(verifier),
             events: Cell::default(),
             sessions: RefCell::new(Sessions::default()),
         })
@@ -117,7 +129,11 @@ impl<B: Broker> Plugin<B> {
 
     fn admit(&self, client: Client, username: Option<&[u8]>, jwt: &Jwt<'_>) -> Result<(), String> {
         let now = self.broker.now();
-        let token = self.verifier.verify(jwt, now).map_err(|r| r.to_string())?;
+        let token = self
+            .verifier
+            .borrow()
+            .verify(jwt, now)
+            .map_err(|r| r.to_string())?;
         if let Some(name) = username
             && name != token.user.as_bytes()
         {
@@ -242,6 +258,27 @@ impl<B: Broker> Plugin<B> {
                 .with_client_username(client, |name| name == Some(&session.username[..]))
     }
 
+    /// MOSQ_EVT_RELOAD (SIGHUP): re-reads every key file. New keys verify the next CONNECT;
+    /// connected clients keep their sessions. If anything is wrong with the files, the
+    /// previous keys stay, so a half-written file cannot lock every device out.
+    pub fn reload(&self) {
+        match KeySet::load(&self.config) {
+            Ok(loaded) => {
+                log_notes(&self.broker, &loaded.notes);
+                let line = format!(
+                    "{LOG_PREFIX}: reloaded keys; {} keys loaded",
+                    loaded.keys.len()
+                );
+                self.verifier.borrow_mut().replace_keys(loaded.keys);
+                self.broker.log(LogLevel::Info, &line);
+            }
+            Err(e) => self.broker.log(
+                LogLevel::Warning,
+                &format!("{LOG_PREFIX}: reload failed, keeping the previous keys: {e}"),
+            ),
+        }
+    }
+
     /// MOSQ_EVT_CONNECT (Mosquitto 2.1): a connection was accepted, by whichever check.
     pub fn connected(&self, client: Client) {
         self.sessions().connected(client);
@@ -271,6 +308,12 @@ impl<B: Broker> Plugin<B> {
     /// How many clients' states are held, for memory accounting.
     pub fn client_states(&self) -> usize {
         self.sessions.borrow().count()
+    }
+}
+
+fn log_notes(broker: &impl Broker, notes: &[String]) {
+    for note in notes {
+        broker.log(LogLevel::Info, &format!("{LOG_PREFIX}: {note}"));
     }
 }
 

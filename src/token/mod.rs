@@ -102,8 +102,8 @@ impl Verifier {
 
     /// Verifies signature and claims; `now` is Unix time in seconds.
     pub fn verify(&self, jwt: &Jwt<'_>, now: f64) -> Result<VerifiedToken, Refusal> {
-        let alg = self.check_header(jwt)?;
-        self.check_signature(jwt, alg)?;
+        let header = self.check_header(jwt)?;
+        self.check_signature(jwt, &header)?;
         let bytes = URL_SAFE_NO_PAD
             .decode(jwt.payload)
             .map_err(|_| Refusal::Payload("not base64url".into()))?;
@@ -111,7 +111,12 @@ impl Verifier {
         self.rules.check(&claims, now).map_err(Refusal::Claim)
     }
 
-    fn check_header(&self, jwt: &Jwt<'_>) -> Result<Algorithm, Refusal> {
+    /// Puts in new keys (after a reload); tokens from then on are checked with them.
+    pub fn replace_keys(&mut self, keys: KeySet) {
+        self.keys = keys;
+    }
+
+    fn check_header(&self, jwt: &Jwt<'_>) -> Result<Header, Refusal> {
         let bytes = URL_SAFE_NO_PAD
             .decode(jwt.header)
             .map_err(|_| Refusal::Header("not base64url".into()))?;
@@ -127,26 +132,32 @@ impl Verifier {
         if header.contains_key("crit") {
             return Err(Refusal::CriticalExtension);
         }
-        Ok(alg)
+        let kid = match header.get("kid") {
+            None => None,
+            Some(Value::String(kid)) => Some(kid.clone()),
+            Some(_) => return Err(Refusal::Header("'kid' is not a string".into())),
+        };
+        Ok(Header { alg, kid })
     }
 
-    fn check_signature(&self, jwt: &Jwt<'_>, alg: Algorithm) -> Result<(), Refusal> {
+    fn check_signature(&self, jwt: &Jwt<'_>, header: &Header) -> Result<(), Refusal> {
         let message = jwt.signing_input.as_bytes();
-        let verified = self.keys.for_algorithm(alg).any(|key| {
-            jsonwebtoken::crypto::verify(
-                jwt.signature,
-                message,
-                key.decoding(),
-                alg.to_jsonwebtoken(),
-            )
-            .unwrap_or(false)
-        });
+        let verified = self
+            .keys
+            .candidates(header.alg, header.kid.as_deref())
+            .any(|key| key.verify(header.alg, message, jwt.signature));
         if verified {
             Ok(())
         } else {
             Err(Refusal::BadSignature)
         }
     }
+}
+
+/// The header members that choose the key.
+struct Header {
+    alg: Algorithm,
+    kid: Option<String>,
 }
 
 /// Makes client-supplied text safe for one log line: control characters escaped, length

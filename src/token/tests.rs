@@ -12,13 +12,9 @@ fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-fn fixtures() -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(fixture("tokens.json")).unwrap()).unwrap()
-}
-
 fn verifier(options: &[(&str, &str)]) -> Verifier {
     let config = Config::from_options(options.iter().copied()).unwrap();
-    let keys = KeySet::load(&config).unwrap();
+    let keys = KeySet::load(&config).unwrap().keys;
     Verifier::new(config.algorithms, keys, ClaimRules::from_config(&config))
 }
 
@@ -75,108 +71,6 @@ fn recognises_only_jwt_shaped_passwords() {
     assert!(Jwt::recognise(&[b'a'; 65_535]).is_none());
     // An empty signature is still a JWT (an unsigned one), to be refused, not passed on.
     assert!(Jwt::recognise(format!("{header}.e30.").as_bytes()).is_some());
-}
-
-#[test]
-fn every_fixture_token_from_pyjwt_verifies() {
-    let fixtures = fixtures();
-    let secret = fixtures["hmac_secret"].as_str().unwrap();
-    for entry in fixtures["tokens"].as_array().unwrap() {
-        if entry.get("signed_by").is_some() {
-            continue;
-        }
-        let alg = entry["alg"].as_str().unwrap();
-        let verifier = verifier_for(alg, entry["key"].as_str().unwrap(), secret);
-        let token = entry["token"].as_str().unwrap();
-        let verified = verify(&verifier, token).unwrap_or_else(|e| panic!("{alg}: {e}"));
-        assert_eq!(verified.user, "alice", "{alg}");
-        assert_eq!(verified.expires_at, Some(4_102_444_800.0));
-        assert_eq!(
-            verified.acl.publish,
-            Some(vec!["devices/alice/#".to_owned()])
-        );
-    }
-}
-
-fn verifier_for(alg: &str, key_file: &str, secret: &str) -> Verifier {
-    if key_file == "hmac.secret" {
-        verifier(&[("algorithm", alg), ("secret_key", secret)])
-    } else {
-        let path = fixture(&format!("keys/{key_file}"));
-        verifier(&[("algorithm", alg), ("public_key_file", &path)])
-    }
-}
-
-#[test]
-fn a_fixture_token_altered_in_one_byte_is_refused() {
-    let fixtures = fixtures();
-    let secret = fixtures["hmac_secret"].as_str().unwrap();
-    for entry in fixtures["tokens"].as_array().unwrap() {
-        let alg = entry["alg"].as_str().unwrap();
-        let verifier = verifier_for(alg, entry["key"].as_str().unwrap(), secret);
-        let token = entry["token"].as_str().unwrap();
-        let dots: Vec<usize> = token.match_indices('.').map(|(i, _)| i).collect();
-        let positions = [
-            0,
-            dots[0] / 2,
-            (dots[0] + dots[1]) / 2,
-            dots[1] + 3,
-            token.len() - 2,
-        ];
-        for position in positions {
-            let mut bytes = token.as_bytes().to_vec();
-            bytes[position] = if bytes[position] == b'A' { b'B' } else { b'A' };
-            let altered = String::from_utf8(bytes).unwrap();
-            if let Some(jwt) = Jwt::recognise(altered.as_bytes()) {
-                assert!(
-                    verifier.verify(&jwt, NOW).is_err(),
-                    "{alg} altered at {position}"
-                );
-            }
-        }
-    }
-}
-
-#[test]
-fn a_token_signed_by_another_key_is_refused() {
-    let fixtures = fixtures();
-    let entry = fixtures["tokens"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e.get("signed_by").is_some())
-        .unwrap();
-    let verifier = verifier_for("RS256", "rsa.pub.pem", "");
-    assert_eq!(
-        verify(&verifier, entry["token"].as_str().unwrap()),
-        Err(Refusal::BadSignature)
-    );
-}
-
-#[test]
-fn every_key_container_verifies_the_same_token() {
-    let fixtures = fixtures();
-    let rs256 = fixtures["tokens"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["alg"] == "RS256" && e.get("signed_by").is_none())
-        .unwrap();
-    for key_file in ["rsa.pub.pem", "rsa.pkcs1.pub.pem", "rsa.cert.pem"] {
-        let verifier = verifier_for("RS256", key_file, "");
-        assert!(
-            verify(&verifier, rs256["token"].as_str().unwrap()).is_ok(),
-            "{key_file}"
-        );
-    }
-    let es256 = fixtures["tokens"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["alg"] == "ES256")
-        .unwrap();
-    let verifier = verifier_for("ES256", "ec256.cert.pem", "");
-    assert!(verify(&verifier, es256["token"].as_str().unwrap()).is_ok());
 }
 
 #[test]
