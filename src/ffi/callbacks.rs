@@ -21,11 +21,12 @@ pub struct Instance {
 pub type Callback = unsafe extern "C" fn(c_int, *mut c_void, *mut c_void) -> c_int;
 
 /// The events the plugin needs; all exist since Mosquitto 2.0.0.
-pub const CALLBACKS: [(b::mosquitto_plugin_event, Callback); 4] = [
+pub const CALLBACKS: [(b::mosquitto_plugin_event, Callback); 5] = [
     (b::MOSQ_EVT_BASIC_AUTH, on_basic_auth),
     (b::MOSQ_EVT_EXT_AUTH_START, on_ext_auth_start),
     (b::MOSQ_EVT_ACL_CHECK, on_acl_check),
     (b::MOSQ_EVT_DISCONNECT, on_disconnect),
+    (b::MOSQ_EVT_RELOAD, on_reload),
 ];
 
 /// Mosquitto 2.1's numbers for events 2.0 does not have (its headers are not the ones
@@ -164,4 +165,16 @@ extern "C" fn on_client_offline(_event: c_int, data: *mut c_void, userdata: *mut
 
 extern "C" fn on_disconnect(_event: c_int, data: *mut c_void, userdata: *mut c_void) -> c_int {
     client_event("disconnect", data, userdata, Plugin::disconnect)
+}
+
+/// Always SUCCESS, even after a panic: an error would make Mosquitto 2.0 skip reloading its
+/// own password and ACL files, and 2.1 quit.
+extern "C" fn on_reload(_event: c_int, _data: *mut c_void, userdata: *mut c_void) -> c_int {
+    guard("reload", b::MOSQ_ERR_SUCCESS, || {
+        // SAFETY: registered with an Instance as userdata, alive until cleanup.
+        if let Some(instance) = unsafe { (userdata as *const Instance).as_ref() } {
+            instance.plugin.reload();
+        }
+        b::MOSQ_ERR_SUCCESS
+    })
 }

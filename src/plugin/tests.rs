@@ -604,3 +604,83 @@ fn state_does_not_grow_under_churn() {
         h.plugin.client_states()
     );
 }
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// PyJWT's RS256 token for the fixture key `rsa`, and the one for the next key `rsa-2`.
+fn rotation_tokens() -> (String, String) {
+    let fixtures: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture("tokens.json")).unwrap()).unwrap();
+    let rs256 = fixtures["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["alg"] == "RS256")
+        .unwrap();
+    (
+        rs256["token_with_kid"].as_str().unwrap().to_owned(),
+        fixtures["rotated"]["token"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn reload_rotates_keys_and_keeps_them_when_the_new_file_is_bad() {
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = dir.path().join("jwks.json");
+    std::fs::copy(fixture("keys/jwks.json"), &jwks).unwrap();
+    let h = Harness::new(&[
+        ("algorithm", "HS256,RS256"),
+        ("jwks_file", jwks.to_str().unwrap()),
+    ]);
+    let (current, next) = rotation_tokens();
+    assert_eq!(h.connect(1, "c1", None, &current), AuthDecision::Accept);
+    assert_eq!(h.connect(2, "c2", None, &next), AuthDecision::Refuse);
+
+    std::fs::copy(fixture("keys/jwks-rotated.json"), &jwks).unwrap();
+    h.plugin.reload();
+    assert!(
+        h.notices()
+            .iter()
+            .any(|l| l == "jwt-auth: reloaded keys; 2 keys loaded"),
+        "{:?}",
+        h.notices()
+    );
+    assert_eq!(h.connect(3, "c3", None, &current), AuthDecision::Refuse);
+    assert_eq!(h.connect(4, "c4", None, &next), AuthDecision::Accept);
+    // The client admitted with the old key keeps its session and rights.
+    assert_eq!(
+        h.check(1, Access::Write, "devices/alice/x"),
+        AclDecision::Allow
+    );
+
+    for broken in [&b"{\"keys\": ["[..], b"{\"keys\": []}"] {
+        std::fs::write(&jwks, broken).unwrap();
+        h.broker.logs.borrow_mut().clear();
+        h.plugin.reload();
+        let warnings: Vec<String> = h
+            .broker
+            .logs
+            .borrow()
+            .iter()
+            .filter(|(level, _)| *level == LogLevel::Warning)
+            .map(|(_, m)| m.clone())
+            .collect();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with(
+                "jwt-auth: reload failed, keeping the previous keys: plugin_opt_jwks_file: "
+            ),
+            "{warnings:?}"
+        );
+        assert_eq!(h.connect(5, "c5", None, &next), AuthDecision::Accept);
+        assert_eq!(h.connect(6, "c6", None, &current), AuthDecision::Refuse);
+    }
+    std::fs::remove_file(&jwks).unwrap();
+    h.plugin.reload();
+    assert!(h.logs().iter().any(|l| l.contains("cannot read")));
+    assert_eq!(h.connect(7, "c7", None, &next), AuthDecision::Accept);
+}
