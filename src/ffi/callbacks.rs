@@ -21,12 +21,13 @@ pub struct Instance {
 pub type Callback = unsafe extern "C" fn(c_int, *mut c_void, *mut c_void) -> c_int;
 
 /// The events the plugin needs; all exist since Mosquitto 2.0.0.
-pub const CALLBACKS: [(b::mosquitto_plugin_event, Callback); 5] = [
+pub const CALLBACKS: [(b::mosquitto_plugin_event, Callback); 6] = [
     (b::MOSQ_EVT_BASIC_AUTH, on_basic_auth),
     (b::MOSQ_EVT_EXT_AUTH_START, on_ext_auth_start),
     (b::MOSQ_EVT_ACL_CHECK, on_acl_check),
     (b::MOSQ_EVT_DISCONNECT, on_disconnect),
     (b::MOSQ_EVT_RELOAD, on_reload),
+    (b::MOSQ_EVT_TICK, on_tick),
 ];
 
 /// Mosquitto 2.1's numbers for events 2.0 does not have (its headers are not the ones
@@ -174,6 +175,16 @@ extern "C" fn on_reload(_event: c_int, _data: *mut c_void, userdata: *mut c_void
         // SAFETY: registered with an Instance as userdata, alive until cleanup.
         if let Some(instance) = unsafe { (userdata as *const Instance).as_ref() } {
             instance.plugin.reload();
+        }
+        b::MOSQ_ERR_SUCCESS
+    })
+}
+
+extern "C" fn on_tick(_event: c_int, _data: *mut c_void, userdata: *mut c_void) -> c_int {
+    guard("tick", b::MOSQ_ERR_SUCCESS, || {
+        // SAFETY: registered with an Instance as userdata, alive until cleanup.
+        if let Some(instance) = unsafe { (userdata as *const Instance).as_ref() } {
+            instance.plugin.tick();
         }
         b::MOSQ_ERR_SUCCESS
     })

@@ -5,6 +5,7 @@ pub mod broker;
 mod sessions;
 
 use std::cell::{Cell, RefCell, RefMut};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 
 use crate::acl::{Access, Acl};
@@ -51,6 +52,14 @@ pub struct Plugin<B: Broker> {
     claim_names: ClaimNames,
     events: Cell<OptionalEvents>,
     sessions: RefCell<Sessions>,
+    /// Keys for token fingerprints, random per instance.
+    fingerprints: RandomState,
+    /// Between a RELOAD and the next TICK the broker re-checks every client it holds,
+    /// offline durable sessions included, through BASIC_AUTH.
+    recheck_pass: Cell<bool>,
+    /// TICK arrives (not with `per_listener_settings` on 2.0.11 to 2.0.14), so it can
+    /// close a re-check pass.
+    ticks_seen: Cell<bool>,
 }
 
 const LOG_PREFIX: &str = "jwt-auth";
@@ -84,6 +93,9 @@ impl<B: Broker> Plugin<B> {
             verifier: RefCell::new(verifier),
             events: Cell::default(),
             sessions: RefCell::new(Sessions::default()),
+            fingerprints: RandomState::new(),
+            recheck_pass: Cell::new(false),
+            ticks_seen: Cell::new(false),
         })
     }
 
@@ -98,8 +110,14 @@ impl<B: Broker> Plugin<B> {
         username: Option<&[u8]>,
         password: Option<&[u8]>,
     ) -> AuthDecision {
+        let fingerprint = password.map(|p| self.fingerprints.hash_one(p));
+        if let Some(fingerprint) = fingerprint
+            && let Some(decision) = self.recheck(client, fingerprint)
+        {
+            return decision;
+        }
         self.sessions().begin_connection(client);
-        let Some(password) = password else {
+        let (Some(password), Some(fingerprint)) = (password, fingerprint) else {
             return AuthDecision::Defer;
         };
         let Some(jwt) = Jwt::recognise(password) else {
@@ -111,7 +129,7 @@ impl<B: Broker> Plugin<B> {
             self.broker.log(LogLevel::Debug, &line);
             return AuthDecision::Defer;
         };
-        match self.admit(client, username, &jwt) {
+        match self.admit(client, username, &jwt, fingerprint) {
             Ok(()) => AuthDecision::Accept,
             Err(why) => {
                 self.log_refusal(client, username, &why);
@@ -127,7 +145,47 @@ impl<B: Broker> Plugin<B> {
         AuthDecision::Defer
     }
 
-    fn admit(&self, client: Client, username: Option<&[u8]>, jwt: &Jwt<'_>) -> Result<(), String> {
+    /// The broker asking again about a client this plugin admitted, with the same
+    /// password: on reload Mosquitto re-checks every client, connected or offline, and
+    /// disconnects the ones refused. The answer comes from the session, not from the keys
+    /// now loaded, so a key rotation leaves connected clients connected; an expired token
+    /// is refused. Outside a re-check pass only a live session is asked again: an offline
+    /// one's address may hold a new connection (same client, same token), which must be
+    /// verified with today's keys.
+    fn recheck(&self, client: Client, fingerprint: u64) -> Option<AuthDecision> {
+        let now = self.broker.now();
+        let mut sessions = self.sessions();
+        let session = sessions.get_mut(client)?;
+        let asked_again = session.token_fingerprint == fingerprint
+            && (session.is_live() || self.recheck_pass.get())
+            && self.is_same_client(client, session);
+        if !asked_again {
+            return None;
+        }
+        let id = sanitize(&String::from_utf8_lossy(&session.client_id));
+        if session.is_expired(now) {
+            drop(sessions);
+            self.broker.log(
+                LogLevel::Notice,
+                &format!("{LOG_PREFIX}: re-check of client '{id}': its token has expired"),
+            );
+            return Some(AuthDecision::Refuse);
+        }
+        drop(sessions);
+        self.broker.log(
+            LogLevel::Debug,
+            &format!("{LOG_PREFIX}: re-check of client '{id}': still admitted"),
+        );
+        Some(AuthDecision::Accept)
+    }
+
+    fn admit(
+        &self,
+        client: Client,
+        username: Option<&[u8]>,
+        jwt: &Jwt<'_>,
+        fingerprint: u64,
+    ) -> Result<(), String> {
         let now = self.broker.now();
         let token = self
             .verifier
@@ -157,7 +215,7 @@ impl<B: Broker> Plugin<B> {
         let client_id: Box<[u8]> = self
             .broker
             .with_client_id(client, |id| id.unwrap_or_default().into());
-        let session = Session::new(
+        let mut session = Session::new(
             acl,
             token.expires_at,
             &client_id,
@@ -165,6 +223,7 @@ impl<B: Broker> Plugin<B> {
             self.broker.session_ends_with_connection(client),
             self.events.get().connect,
         );
+        session.token_fingerprint = fingerprint;
         let held = {
             let mut sessions = self.sessions();
             sessions.insert(client, session, now);
@@ -277,6 +336,13 @@ impl<B: Broker> Plugin<B> {
                 &format!("{LOG_PREFIX}: reload failed, keeping the previous keys: {e}"),
             ),
         }
+        self.recheck_pass.set(self.ticks_seen.get());
+    }
+
+    /// MOSQ_EVT_TICK, once per pass of the broker's main loop.
+    pub fn tick(&self) {
+        self.ticks_seen.set(true);
+        self.recheck_pass.set(false);
     }
 
     /// MOSQ_EVT_CONNECT (Mosquitto 2.1): a connection was accepted, by whichever check.

@@ -45,6 +45,9 @@ pub struct Session {
     pub expires_at: Option<f64>,
     pub client_id: Box<[u8]>,
     pub username: Box<[u8]>,
+    /// A keyed hash of the password that carried the token, to recognise the broker asking
+    /// again about this very connection (it re-checks every client on reload).
+    pub token_fingerprint: u64,
     ends_with_connection: bool,
     stage: Stage,
     expiry_logged: bool,
@@ -65,6 +68,7 @@ impl Session {
             expires_at,
             client_id: client_id.into(),
             username: username.into(),
+            token_fingerprint: 0,
             ends_with_connection,
             stage: if awaiting_connect {
                 Stage::Authenticated
@@ -73,6 +77,11 @@ impl Session {
             },
             expiry_logged: false,
         }
+    }
+
+    /// True while the connection this session was admitted on is open.
+    pub fn is_live(&self) -> bool {
+        matches!(self.stage, Stage::Authenticated | Stage::Online)
     }
 
     pub fn is_expired(&self, now: f64) -> bool {

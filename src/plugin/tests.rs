@@ -684,3 +684,95 @@ fn reload_rotates_keys_and_keeps_them_when_the_new_file_is_bad() {
     assert!(h.logs().iter().any(|l| l.contains("cannot read")));
     assert_eq!(h.connect(7, "c7", None, &next), AuthDecision::Accept);
 }
+
+/// The broker's own re-check on reload: BASIC_AUTH again, at the same address, with the
+/// same password, for every client it holds.
+fn recheck(h: &Harness, address: usize, token: &str) -> AuthDecision {
+    let client = Client(address);
+    let username = h.broker.username(client);
+    h.plugin
+        .basic_auth(client, username.as_deref(), Some(token.as_bytes()))
+}
+
+#[test]
+fn the_reload_recheck_keeps_connected_and_offline_clients_admitted() {
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = dir.path().join("jwks.json");
+    std::fs::copy(fixture("keys/jwks.json"), &jwks).unwrap();
+    let h = Harness::new(&[
+        ("algorithm", "HS256,RS256"),
+        ("jwks_file", jwks.to_str().unwrap()),
+    ]);
+    let (current, _) = rotation_tokens();
+    assert_eq!(h.connect(1, "online", None, &current), AuthDecision::Accept);
+    assert_eq!(
+        h.connect(2, "offline", None, &current),
+        AuthDecision::Accept
+    );
+    h.plugin.disconnect(Client(2));
+    h.plugin.tick();
+
+    std::fs::copy(fixture("keys/jwks-rotated.json"), &jwks).unwrap();
+    h.plugin.reload();
+    assert_eq!(recheck(&h, 1, &current), AuthDecision::Accept);
+    assert_eq!(recheck(&h, 2, &current), AuthDecision::Accept);
+    // Neither re-check changed what the sessions may do: the offline one still answers
+    // only for its queued messages.
+    assert_eq!(
+        h.check(1, Access::Subscribe, "commands/alice/1"),
+        AclDecision::Allow
+    );
+    assert_eq!(
+        h.check(2, Access::Read, "commands/alice/1"),
+        AclDecision::Allow
+    );
+    h.plugin.tick();
+
+    // After the pass, the offline session's address taken by a new connection with the
+    // same token: checked with today's keys, which no longer include its signer.
+    assert_eq!(
+        h.connect(2, "offline", Some("alice"), &current),
+        AuthDecision::Refuse
+    );
+    // A live session is asked again only by the broker, so its answer still stands.
+    assert_eq!(recheck(&h, 1, &current), AuthDecision::Accept);
+}
+
+#[test]
+fn without_ticks_an_offline_session_is_verified_again_on_reload() {
+    let h = Harness::new(&[]);
+    let t = token(json!({}));
+    assert_eq!(h.connect(1, "c", None, &t), AuthDecision::Accept);
+    h.plugin.disconnect(Client(1));
+    h.plugin.reload();
+    // Verified, not taken from the session: a tampered copy of the token at the same
+    // address would be refused, and this one passes on its own merits.
+    assert_eq!(recheck(&h, 1, &t), AuthDecision::Accept);
+    assert!(
+        h.logs()
+            .iter()
+            .any(|l| l.contains("client 'c' authenticated as 'alice'")),
+        "{:?}",
+        h.logs()
+    );
+}
+
+#[test]
+fn a_recheck_refuses_an_expired_token_and_ignores_another_password() {
+    let h = Harness::new(&[]);
+    let t = token(json!({"exp": NOW + 10.0}));
+    assert_eq!(h.connect(1, "c", None, &t), AuthDecision::Accept);
+    h.plugin.tick();
+    h.plugin.reload();
+    h.broker.now.set(NOW + 11.0);
+    assert_eq!(recheck(&h, 1, &t), AuthDecision::Refuse);
+    assert!(
+        h.notices()
+            .iter()
+            .any(|l| l == "jwt-auth: re-check of client 'c': its token has expired")
+    );
+    // Another password at a live address is a new authentication, judged on its own.
+    let other = token(json!({"exp": NOW + 100.0, "publish_acl": "x"}));
+    assert_eq!(recheck(&h, 1, &other), AuthDecision::Accept);
+    assert_eq!(h.check(1, Access::Write, "x"), AclDecision::Allow);
+}

@@ -76,11 +76,16 @@ impl Log {
 
     /// Waits until a line satisfies `found`; returns it.
     pub fn wait_for(&self, what: &str, found: impl Fn(&str) -> bool) -> String {
+        self.wait_for_nth(what, 1, found)
+    }
+
+    /// Waits until `n` lines satisfy `found`; returns the `n`th.
+    pub fn wait_for_nth(&self, what: &str, n: usize, found: impl Fn(&str) -> bool) -> String {
         let (lines, arrived) = &*self.0;
         let deadline = Instant::now() + PATIENCE;
         let mut guard = lines.lock().unwrap();
         loop {
-            if let Some(line) = guard.iter().find(|l| found(l)) {
+            if let Some(line) = guard.iter().filter(|l| found(l)).nth(n - 1) {
                 return line.clone();
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -248,6 +253,13 @@ impl Broker {
         // SAFETY: signals our own child process.
         unsafe { libc::kill(pid, libc::SIGTERM) };
         self.child.wait().unwrap()
+    }
+
+    /// Asks the broker to reload its configuration (SIGHUP), which fires MOSQ_EVT_RELOAD.
+    pub fn reload(&self) {
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
+        // SAFETY: signals our own child process.
+        unsafe { libc::kill(pid, libc::SIGHUP) };
     }
 
     pub fn is_running(&mut self) -> bool {

@@ -53,3 +53,28 @@ pub fn raw(header: &str, claims: &str, secret: &[u8]) -> String {
     let signature = jsonwebtoken::crypto::sign(input.as_bytes(), &key, Algorithm::HS256).unwrap();
     format!("{input}.{signature}")
 }
+
+/// A token PyJWT made (`tests/fixtures/tokens.json`), for user `alice`, valid until 2100;
+/// `form` is `token` or `token_with_kid`.
+pub fn pyjwt(alg: &str, form: &str) -> String {
+    let entry = pyjwt_fixtures()["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["alg"] == alg)
+        .unwrap_or_else(|| panic!("no fixture token for {alg}"))
+        .clone();
+    entry[form].as_str().unwrap().to_owned()
+}
+
+/// PyJWT's RS256 token signed by the next key, `rsa-2` of `keys/jwks-rotated.json`.
+pub fn pyjwt_rotated() -> String {
+    pyjwt_fixtures()["rotated"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn pyjwt_fixtures() -> Value {
+    serde_json::from_slice(&std::fs::read(super::fixture("tokens.json")).unwrap()).unwrap()
+}
