@@ -68,8 +68,9 @@ pub struct Loaded {
 
 impl KeySet {
     /// Reads the configured keys and checks that each configured algorithm has a key. A
-    /// PEM key or secret that serves no configured algorithm is an error (it shows a
-    /// mistake); a JWK that serves none is passed over with a note (sets mix many keys).
+    /// secret that serves no configured algorithm, or a key file none of whose keys does,
+    /// is an error (it shows a mistake); other keys that serve none are passed over with
+    /// a note, since bundles and sets mix families.
     pub fn load(config: &Config) -> Result<Loaded, ConfigError> {
         let mut keys = Vec::new();
         let mut notes = Vec::new();
@@ -88,11 +89,33 @@ impl KeySet {
             let option = "public_key_file";
             let found = pem::public_keys(&read_file(option, path)?)
                 .map_err(|p| ConfigError::new(option, format!("{}: {p}", path.display())))?;
-            for key in found {
-                let what = format!("{} holds an {}", path.display(), key.kind);
-                require_use(option, &what, key.kind, config.algorithms)?;
-                keys.push(Key::plain(key));
+            let mut passed_over = Vec::new();
+            let before = keys.len();
+            for (i, key) in found.into_iter().enumerate() {
+                if config.algorithms.iter().any(|a| a.accepts(key.kind)) {
+                    keys.push(Key::plain(key));
+                } else {
+                    passed_over.push(format!("PEM block {}: an {}", i + 1, key.kind));
+                }
             }
+            if keys.len() == before {
+                return Err(ConfigError::new(
+                    option,
+                    format!(
+                        "{} holds no key for the configured algorithms ({}): {}",
+                        path.display(),
+                        config.algorithms,
+                        passed_over.join("; ")
+                    ),
+                ));
+            }
+            notes.extend(passed_over.into_iter().map(|what| {
+                format!(
+                    "{option} {}: passed over {what}, which fits none of the configured algorithms ({})",
+                    path.display(),
+                    config.algorithms
+                )
+            }));
         }
         if let Some(path) = &config.jwks_file {
             load_jwks(path, config.algorithms, &mut keys, &mut notes)?;
@@ -311,8 +334,9 @@ mod tests {
         );
         let err = load_err(&[("algorithm", "RS256"), ("public_key_file", &pss)]);
         assert!(
-            err.problem
-                .contains("holds an RSA-PSS key, which fits none"),
+            err.problem.contains(
+                "holds no key for the configured algorithms (RS256): PEM block 1: an RSA-PSS key"
+            ),
             "{err}"
         );
     }
@@ -334,6 +358,22 @@ mod tests {
         assert_eq!(set.for_algorithm(Algorithm::ES256).count(), 1);
         assert_eq!(set.for_algorithm(Algorithm::ES384).count(), 0);
         assert_eq!(set.for_algorithm(Algorithm::HS256).count(), 0);
+
+        // With only RS256 configured, the EC certificate is passed over, with a note.
+        let loaded = load_with_notes(&[
+            ("algorithm", "RS256"),
+            ("public_key_file", bundle.to_str().unwrap()),
+        ])
+        .unwrap();
+        assert_eq!(loaded.keys.len(), 2);
+        assert_eq!(loaded.notes.len(), 1);
+        assert!(
+            loaded.notes[0].ends_with(
+                "passed over PEM block 2: an EC P-256 key, which fits none of the configured algorithms (RS256)"
+            ),
+            "{:?}",
+            loaded.notes
+        );
     }
 
     #[test]
@@ -405,7 +445,7 @@ mod tests {
                     ("public_key_file", fixture("ec384.pub.pem")),
                 ],
                 "public_key_file",
-                "holds an EC P-384 key, which fits none of the configured algorithms (ES256)",
+                "holds no key for the configured algorithms (ES256): PEM block 1: an EC P-384 key",
             ),
             (
                 vec![
