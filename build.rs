@@ -13,7 +13,7 @@ const HEADERS: [(&str, &str); 3] = [
     ("mosquitto_plugin.h", "mosquitto-dev"),
 ];
 const BROKER_FUNCTIONS: &str = "mosquitto_callback_register|mosquitto_callback_unregister|\
-mosquitto_log_printf|mosquitto_client_id|mosquitto_client_username|mosquitto_set_username|\
+mosquitto_log_printf|mosquitto_client_id|mosquitto_client_username|mosquitto_set_username|mosquitto_kick_client_by_clientid|\
 mosquitto_client_protocol_version|mosquitto_client_clean_session";
 
 fn main() {

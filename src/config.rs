@@ -46,6 +46,26 @@ pub struct Config {
     pub audience: Option<String>,
     pub issuer: Option<String>,
     pub required_claims: Vec<String>,
+    /// Disconnect a client when its token expires (from TICK).
+    pub disconnect_on_expiry: bool,
+    /// Publish the will of a client disconnected at expiry.
+    pub expiry_will: bool,
+    /// MQTT 5 authentication methods that carry a JWT, upper-cased for comparison.
+    pub auth_methods: Vec<String>,
+    pub token_source: TokenSource,
+    /// A claim that, when `true`, grants every topic action.
+    pub superuser_claim: Option<String>,
+}
+
+/// Which CONNECT field carries the token on the basic-auth path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TokenSource {
+    #[default]
+    Password,
+    /// For devices that can fill only the username: the username becomes the user claim.
+    Username,
+    /// The password if it holds a JWT, else the username.
+    Either,
 }
 
 /// A configuration problem, reported as `plugin_opt_<option>: <problem>`.
@@ -72,7 +92,7 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-const OPTIONS: [&str; 14] = [
+const OPTIONS: [&str; 19] = [
     "algorithm",
     "secret_key",
     "secret_key_file",
@@ -87,6 +107,11 @@ const OPTIONS: [&str; 14] = [
     "audience",
     "issuer",
     "required_claims",
+    "disconnect_on_expiry",
+    "expiry_will",
+    "auth_methods",
+    "token_source",
+    "superuser_claim",
 ];
 
 impl Config {
@@ -129,6 +154,11 @@ impl Config {
                 "audience" => config.audience = Some(non_empty(name, value)?.to_owned()),
                 "issuer" => config.issuer = Some(non_empty(name, value)?.to_owned()),
                 "required_claims" => config.required_claims = parse_claim_list(value)?,
+                "disconnect_on_expiry" => config.disconnect_on_expiry = parse_bool(name, value)?,
+                "expiry_will" => config.expiry_will = parse_bool(name, value)?,
+                "auth_methods" => config.auth_methods = parse_methods(value)?,
+                "token_source" => config.token_source = parse_token_source(value)?,
+                "superuser_claim" => config.superuser_claim = Some(claim_name(name, value)?),
                 _ => {
                     return Err(ConfigError::new(
                         name,
@@ -186,6 +216,11 @@ impl Default for Config {
             audience: None,
             issuer: None,
             required_claims: vec!["exp".into()],
+            disconnect_on_expiry: true,
+            expiry_will: true,
+            auth_methods: vec!["JWT".into()],
+            token_source: TokenSource::Password,
+            superuser_claim: None,
         }
     }
 }
@@ -216,6 +251,47 @@ fn parse_algorithms(value: &str) -> Result<AlgorithmSet, ConfigError> {
         }
     }
     Ok(set)
+}
+
+fn parse_bool(option: &str, value: &str) -> Result<bool, ConfigError> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ConfigError::new(
+            option,
+            format!("'{value}' is neither true nor false"),
+        )),
+    }
+}
+
+/// Authentication methods are compared case-insensitively, so they are kept upper-case.
+fn parse_methods(value: &str) -> Result<Vec<String>, ConfigError> {
+    let mut methods: Vec<String> = Vec::new();
+    for method in value.split(',').map(str::trim) {
+        if method.is_empty() {
+            return Err(ConfigError::new(
+                "auth_methods",
+                format!("empty method name in '{value}'"),
+            ));
+        }
+        let method = method.to_uppercase();
+        if !methods.contains(&method) {
+            methods.push(method);
+        }
+    }
+    Ok(methods)
+}
+
+fn parse_token_source(value: &str) -> Result<TokenSource, ConfigError> {
+    match value {
+        "password" => Ok(TokenSource::Password),
+        "username" => Ok(TokenSource::Username),
+        "either" => Ok(TokenSource::Either),
+        _ => Err(ConfigError::new(
+            "token_source",
+            format!("'{value}' is not one of password, username, either"),
+        )),
+    }
 }
 
 fn parse_encoding(value: &str) -> Result<SecretEncoding, ConfigError> {
@@ -288,6 +364,11 @@ mod tests {
         assert_eq!(config.secret, None);
         assert_eq!(config.secret_encoding, SecretEncoding::Text);
         assert_eq!(config.jwks_file, None);
+        assert!(config.disconnect_on_expiry);
+        assert!(config.expiry_will);
+        assert_eq!(config.auth_methods, vec!["JWT".to_owned()]);
+        assert_eq!(config.token_source, TokenSource::Password);
+        assert_eq!(config.superuser_claim, None);
     }
 
     #[test]
@@ -306,6 +387,11 @@ mod tests {
             ("audience", "mqtt"),
             ("issuer", "https://issuer.example"),
             ("required_claims", "exp, iat ,sub"),
+            ("disconnect_on_expiry", "false"),
+            ("expiry_will", "false"),
+            ("auth_methods", "jwt, Bearer,JWT"),
+            ("token_source", "either"),
+            ("superuser_claim", "admin"),
         ])
         .unwrap();
         assert_eq!(config.algorithms.to_string(), "RS256,ES256");
@@ -324,6 +410,11 @@ mod tests {
         assert_eq!(config.audience.as_deref(), Some("mqtt"));
         assert_eq!(config.issuer.as_deref(), Some("https://issuer.example"));
         assert_eq!(config.required_claims, vec!["exp", "iat", "sub"]);
+        assert!(!config.disconnect_on_expiry);
+        assert!(!config.expiry_will);
+        assert_eq!(config.auth_methods, vec!["JWT", "BEARER"]);
+        assert_eq!(config.token_source, TokenSource::Either);
+        assert_eq!(config.superuser_claim.as_deref(), Some("admin"));
     }
 
     #[test]
@@ -386,6 +477,27 @@ mod tests {
                 "no plugin_opt_secret_key",
             ),
             (&[("jwks_file", " ")], "jwks_file", "is empty"),
+            (
+                &[("disconnect_on_expiry", "yes")],
+                "disconnect_on_expiry",
+                "'yes' is neither true nor false",
+            ),
+            (
+                &[("expiry_will", "1")],
+                "expiry_will",
+                "neither true nor false",
+            ),
+            (
+                &[("auth_methods", "JWT,")],
+                "auth_methods",
+                "empty method name",
+            ),
+            (
+                &[("token_source", "header")],
+                "token_source",
+                "'header' is not one of password, username, either",
+            ),
+            (&[("superuser_claim", " ")], "superuser_claim", "is empty"),
             (
                 &[("algorithm", "HS256,")],
                 "algorithm",

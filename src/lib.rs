@@ -9,6 +9,7 @@ pub mod algorithm;
 pub mod config;
 pub mod ffi;
 pub mod keys;
+pub mod placeholders;
 pub mod plugin;
 pub mod signature;
 pub mod token;

@@ -214,8 +214,9 @@ fn retained_messages_are_filtered_at_subscribe() {
 }
 
 #[test]
-fn an_expired_token_loses_every_right_while_connected() {
-    let broker = hs_broker();
+fn without_disconnect_on_expiry_an_expired_token_loses_every_right_while_connected() {
+    let broker =
+        Broker::start(&BrokerConfig::with_secret(SECRET).option("disconnect_on_expiry", "false"));
     // Long enough to outlast the churn on a loaded machine, then it expires.
     let expires = tokens::now() + 5;
     let t = hs256(&claims(

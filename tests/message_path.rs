@@ -55,6 +55,9 @@ impl Broker for OneClient {
     fn set_username(&self, _: Client, _: &str) -> Result<(), String> {
         Ok(())
     }
+    fn kick(&self, _: &[u8], _: bool) -> Result<(), String> {
+        Ok(())
+    }
     fn now(&self) -> f64 {
         1_800_000_000.0
     }

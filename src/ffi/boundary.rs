@@ -38,3 +38,12 @@ pub unsafe fn c_bytes<'a>(text: *const c_char) -> Option<&'a [u8]> {
     // SAFETY: non-NULL and NUL-terminated by the caller's contract.
     (!text.is_null()).then(|| unsafe { CStr::from_ptr(text) }.to_bytes())
 }
+
+/// A buffer the broker passes with its length, or `None` for a NULL pointer.
+///
+/// # Safety
+/// `data` is NULL or points to `len` readable bytes that stay unchanged for `'a`.
+pub unsafe fn sized_bytes<'a>(data: *const u8, len: usize) -> Option<&'a [u8]> {
+    // SAFETY: non-NULL with `len` bytes by the caller's contract.
+    (!data.is_null()).then(|| unsafe { std::slice::from_raw_parts(data, len) })
+}

@@ -65,6 +65,19 @@ impl Broker for MosquittoBroker {
         }
     }
 
+    fn kick(&self, client_id: &[u8], with_will: bool) -> Result<(), String> {
+        let id = CString::new(client_id).map_err(|_| "its id contains a NUL byte")?;
+        // SAFETY: called from TICK on the broker's thread; the broker copies nothing and
+        // only reads the id during the call. It runs the plugin's DISCONNECT callback
+        // before returning, which the plugin allows for by holding no borrow here.
+        let rc = unsafe { bindings::mosquitto_kick_client_by_clientid(id.as_ptr(), with_will) };
+        if rc == bindings::MOSQ_ERR_SUCCESS {
+            Ok(())
+        } else {
+            Err(format!("the broker answered error {rc}"))
+        }
+    }
+
     fn now(&self) -> f64 {
         let mut ts = libc::timespec {
             tv_sec: 0,

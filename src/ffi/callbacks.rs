@@ -8,7 +8,7 @@ use crate::acl::Access;
 use crate::plugin::{AclDecision, AuthDecision, Client, Plugin};
 
 use super::bindings::{self as b, mosquitto, mosquitto_plugin_id_t};
-use super::boundary::{c_bytes, guard};
+use super::boundary::{c_bytes, guard, sized_bytes};
 use super::broker::MosquittoBroker;
 
 /// One plugin instance: one `plugin` line, or one listener with `per_listener_settings`.
@@ -103,7 +103,15 @@ extern "C" fn on_ext_auth_start(_event: c_int, data: *mut c_void, userdata: *mut
         let Some(client) = client(event.client) else {
             return b::MOSQ_ERR_AUTH;
         };
-        auth_code(instance.plugin.ext_auth_start(client))
+        // SAFETY: the broker's method string and data buffer live for the call; the data
+        // is `data_in_len` bytes long.
+        let (method, data) = unsafe {
+            (
+                c_bytes(event.auth_method),
+                sized_bytes(event.data_in.cast(), usize::from(event.data_in_len)),
+            )
+        };
+        auth_code(instance.plugin.ext_auth_start(client, method, data))
     })
 }
 
@@ -180,11 +188,23 @@ extern "C" fn on_reload(_event: c_int, _data: *mut c_void, userdata: *mut c_void
     })
 }
 
-extern "C" fn on_tick(_event: c_int, _data: *mut c_void, userdata: *mut c_void) -> c_int {
+extern "C" fn on_tick(_event: c_int, data: *mut c_void, userdata: *mut c_void) -> c_int {
     guard("tick", b::MOSQ_ERR_SUCCESS, || {
-        // SAFETY: registered with an Instance as userdata, alive until cleanup.
-        if let Some(instance) = unsafe { (userdata as *const Instance).as_ref() } {
-            instance.plugin.tick();
+        // SAFETY: registered with an Instance as userdata, alive until cleanup; `data` is
+        // NULL or the broker's tick event, writable for the call.
+        let (Some(instance), event) = (unsafe {
+            (
+                (userdata as *const Instance).as_ref(),
+                (data as *mut b::mosquitto_evt_tick).as_mut(),
+            )
+        }) else {
+            return b::MOSQ_ERR_SUCCESS;
+        };
+        let next_ms = instance.plugin.tick();
+        // 2.1 reads this field as `next_ms`, the longest wait it may make before the next
+        // tick; 2.0 calls it `next_ns` and ignores it. Zero means "no wish".
+        if let (Some(event), Some(ms)) = (event, next_ms) {
+            event.next_ns = ms.try_into().unwrap_or(0);
         }
         b::MOSQ_ERR_SUCCESS
     })

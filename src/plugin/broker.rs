@@ -4,7 +4,7 @@
 /// A connected (or offline, durable) client as the broker knows it: the address of its
 /// `struct mosquitto`. Stable for one connection's life, and reused by the broker after
 /// the client is freed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Client(pub usize);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +31,10 @@ pub trait Broker {
     fn session_ends_with_connection(&self, client: Client) -> bool;
 
     fn set_username(&self, client: Client, username: &str) -> Result<(), String>;
+
+    /// Disconnects the client with this id, publishing its will or not. The broker runs
+    /// the plugin's DISCONNECT callback before this returns: hold no borrow across it.
+    fn kick(&self, client_id: &[u8], with_will: bool) -> Result<(), String>;
 
     /// Wall-clock time, Unix seconds.
     fn now(&self) -> f64;

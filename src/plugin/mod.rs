@@ -1,17 +1,19 @@
 //! The plugin's decisions, one method per broker event, free of FFI: the broker is reached
 //! only through the [`Broker`] trait.
 
+mod auth;
 pub mod broker;
+mod deadlines;
+mod expiry;
 mod sessions;
 
 use std::cell::{Cell, RefCell, RefMut};
-use std::hash::{BuildHasher, RandomState};
-use std::sync::Arc;
+use std::hash::RandomState;
 
-use crate::acl::{Access, Acl};
+use crate::acl::Access;
 use crate::config::{ClaimNames, Config, ConfigError};
 use crate::keys::KeySet;
-use crate::token::{ClaimRules, Jwt, Verifier, sanitize};
+use crate::token::{ClaimRules, Verifier, sanitize};
 
 pub use broker::{Broker, Client, LogLevel};
 use sessions::{Session, Sessions};
@@ -71,6 +73,11 @@ impl<B: Broker> Plugin<B> {
         options: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Plugin<B>, ConfigError> {
         let config = Config::from_options(options)?;
+        let sessions = if config.disconnect_on_expiry {
+            Sessions::with_deadlines()
+        } else {
+            Sessions::default()
+        };
         let loaded = KeySet::load(&config)?;
         log_notes(&broker, &loaded.notes);
         broker.log(
@@ -92,7 +99,7 @@ impl<B: Broker> Plugin<B> {
             config,
             verifier: RefCell::new(verifier),
             events: Cell::default(),
-            sessions: RefCell::new(Sessions::default()),
+            sessions: RefCell::new(sessions),
             fingerprints: RandomState::new(),
             recheck_pass: Cell::new(false),
             ticks_seen: Cell::new(false),
@@ -101,159 +108,6 @@ impl<B: Broker> Plugin<B> {
 
     pub fn set_optional_events(&self, events: OptionalEvents) {
         self.events.set(events);
-    }
-
-    /// MOSQ_EVT_BASIC_AUTH. `password` is the client's password up to its first NUL byte.
-    pub fn basic_auth(
-        &self,
-        client: Client,
-        username: Option<&[u8]>,
-        password: Option<&[u8]>,
-    ) -> AuthDecision {
-        let fingerprint = password.map(|p| self.fingerprints.hash_one(p));
-        if let Some(fingerprint) = fingerprint
-            && let Some(decision) = self.recheck(client, fingerprint)
-        {
-            return decision;
-        }
-        self.sessions().begin_connection(client);
-        let (Some(password), Some(fingerprint)) = (password, fingerprint) else {
-            return AuthDecision::Defer;
-        };
-        let Some(jwt) = Jwt::recognise(password) else {
-            // Worth a line for the operator whose token arrives with a stray newline.
-            let id = self.client_label(client);
-            let line = format!(
-                "{LOG_PREFIX}: client '{id}' sent a password that is not a JWT; left to other checks"
-            );
-            self.broker.log(LogLevel::Debug, &line);
-            return AuthDecision::Defer;
-        };
-        match self.admit(client, username, &jwt, fingerprint) {
-            Ok(()) => AuthDecision::Accept,
-            Err(why) => {
-                self.log_refusal(client, username, &why);
-                AuthDecision::Refuse
-            }
-        }
-    }
-
-    /// MOSQ_EVT_EXT_AUTH_START: MQTT 5 enhanced authentication is not handled yet, but a
-    /// new connection at this address must not inherit an earlier client's rights.
-    pub fn ext_auth_start(&self, client: Client) -> AuthDecision {
-        self.sessions().begin_connection(client);
-        AuthDecision::Defer
-    }
-
-    /// The broker asking again about a client this plugin admitted, with the same
-    /// password: on reload Mosquitto re-checks every client, connected or offline, and
-    /// disconnects the ones refused. The answer comes from the session, not from the keys
-    /// now loaded, so a key rotation leaves connected clients connected; an expired token
-    /// is refused. Outside a re-check pass only a live session is asked again: an offline
-    /// one's address may hold a new connection (same client, same token), which must be
-    /// verified with today's keys.
-    fn recheck(&self, client: Client, fingerprint: u64) -> Option<AuthDecision> {
-        let now = self.broker.now();
-        let mut sessions = self.sessions();
-        let session = sessions.get_mut(client)?;
-        let asked_again = session.token_fingerprint == fingerprint
-            && (session.is_live() || self.recheck_pass.get())
-            && self.is_same_client(client, session);
-        if !asked_again {
-            return None;
-        }
-        let id = sanitize(&String::from_utf8_lossy(&session.client_id));
-        if session.is_expired(now) {
-            drop(sessions);
-            self.broker.log(
-                LogLevel::Notice,
-                &format!("{LOG_PREFIX}: re-check of client '{id}': its token has expired"),
-            );
-            return Some(AuthDecision::Refuse);
-        }
-        drop(sessions);
-        self.broker.log(
-            LogLevel::Debug,
-            &format!("{LOG_PREFIX}: re-check of client '{id}': still admitted"),
-        );
-        Some(AuthDecision::Accept)
-    }
-
-    fn admit(
-        &self,
-        client: Client,
-        username: Option<&[u8]>,
-        jwt: &Jwt<'_>,
-        fingerprint: u64,
-    ) -> Result<(), String> {
-        let now = self.broker.now();
-        let token = self
-            .verifier
-            .borrow()
-            .verify(jwt, now)
-            .map_err(|r| r.to_string())?;
-        if let Some(name) = username
-            && name != token.user.as_bytes()
-        {
-            return Err(format!(
-                "username '{}' is not the token's user '{}'",
-                sanitize(&String::from_utf8_lossy(name)),
-                sanitize(&token.user)
-            ));
-        }
-        let acl = if token.acl.is_absent() {
-            None
-        } else {
-            Some(Arc::new(Acl::compile(&token.acl, &self.claim_names)?))
-        };
-        // Last, once nothing else can refuse the token.
-        if username.is_none() {
-            self.broker
-                .set_username(client, &token.user)
-                .map_err(|e| format!("cannot take the token's user as username: {e}"))?;
-        }
-        let client_id: Box<[u8]> = self
-            .broker
-            .with_client_id(client, |id| id.unwrap_or_default().into());
-        let mut session = Session::new(
-            acl,
-            token.expires_at,
-            &client_id,
-            token.user.as_bytes(),
-            self.broker.session_ends_with_connection(client),
-            self.events.get().connect,
-        );
-        session.token_fingerprint = fingerprint;
-        let held = {
-            let mut sessions = self.sessions();
-            sessions.insert(client, session, now);
-            sessions.count()
-        };
-        let lifetime = match token.expires_at {
-            Some(deadline) => format!("until {:.0} s from now", deadline - now),
-            None => "without expiry".to_owned(),
-        };
-        self.broker.log(
-            LogLevel::Debug,
-            &format!(
-                "{LOG_PREFIX}: client '{}' authenticated as '{}' {lifetime}; {held} client states held",
-                sanitize(&String::from_utf8_lossy(&client_id)),
-                sanitize(&token.user)
-            ),
-        );
-        Ok(())
-    }
-
-    fn log_refusal(&self, client: Client, username: Option<&[u8]>, why: &str) {
-        let user = match username {
-            Some(name) => format!("username '{}'", sanitize(&String::from_utf8_lossy(name))),
-            None => "no username".to_owned(),
-        };
-        let id = self.client_label(client);
-        self.broker.log(
-            LogLevel::Notice,
-            &format!("{LOG_PREFIX}: refused client '{id}' ({user}): {why}"),
-        );
     }
 
     /// The client's id, safe for a log line.
@@ -283,9 +137,11 @@ impl<B: Broker> Plugin<B> {
             sessions.remove(client);
             return AclDecision::Defer;
         }
-        // The clock is read only for tokens that expire.
+        // The clock is read only for tokens that expire. A client disconnected at expiry
+        // with its will still has that will judged by its rights.
         if let Some(deadline) = session.expires_at
             && self.broker.now() >= deadline
+            && !(access == Some(Access::Write) && std::mem::take(&mut session.will_after_expiry))
         {
             if session.first_expiry_notice() {
                 self.broker.log(
@@ -298,6 +154,9 @@ impl<B: Broker> Plugin<B> {
             }
             return AclDecision::Deny;
         }
+        if session.superuser {
+            return AclDecision::Allow;
+        }
         let Some(acl) = &session.acl else {
             return AclDecision::Defer;
         };
@@ -309,7 +168,7 @@ impl<B: Broker> Plugin<B> {
 
     /// A client at a reused address that never passed through this plugin has another id
     /// or username, or can be told apart by [`Session::expects`].
-    fn is_same_client(&self, client: Client, session: &Session) -> bool {
+    pub(super) fn is_same_client(&self, client: Client, session: &Session) -> bool {
         self.broker
             .with_client_id(client, |id| id == Some(&session.client_id[..]))
             && self
@@ -337,12 +196,6 @@ impl<B: Broker> Plugin<B> {
             ),
         }
         self.recheck_pass.set(self.ticks_seen.get());
-    }
-
-    /// MOSQ_EVT_TICK, once per pass of the broker's main loop.
-    pub fn tick(&self) {
-        self.ticks_seen.set(true);
-        self.recheck_pass.set(false);
     }
 
     /// MOSQ_EVT_CONNECT (Mosquitto 2.1): a connection was accepted, by whichever check.

@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use crate::acl::{Access, Acl};
 use crate::plugin::broker::Client;
+use crate::plugin::deadlines::{self, Deadline, Deadlines};
 
 /// Sweeping offline sessions runs when the table has doubled since the last sweep, so its
 /// cost per connection stays constant.
@@ -39,36 +40,54 @@ enum Stage {
     },
 }
 
+/// What a token grants, replaced as a whole on re-authentication.
+pub struct Rights {
+    /// `None` when the token carries no ACL claim: authorization is left to others.
+    pub acl: Option<Arc<Acl>>,
+    /// Every topic action is allowed (the superuser claim).
+    pub superuser: bool,
+    pub expires_at: Option<f64>,
+}
+
 pub struct Session {
     /// `None` when the token carries no ACL claim: authorization is left to others.
     pub acl: Option<Arc<Acl>>,
+    pub superuser: bool,
     pub expires_at: Option<f64>,
     pub client_id: Box<[u8]>,
     pub username: Box<[u8]>,
     /// A keyed hash of the password that carried the token, to recognise the broker asking
     /// again about this very connection (it re-checks every client on reload).
-    pub token_fingerprint: u64,
+    /// `None` for a client that authenticated by MQTT 5 enhanced authentication, whose
+    /// password the plugin never saw.
+    pub token_fingerprint: Option<u64>,
+    /// Disconnected at expiry with its will: that one will is still judged by the rights.
+    pub will_after_expiry: bool,
     ends_with_connection: bool,
     stage: Stage,
     expiry_logged: bool,
+    /// Which deadline entry belongs to this session's current token.
+    generation: u64,
 }
 
 impl Session {
     /// `awaiting_connect`: the broker will confirm the connection with a CONNECT event.
     pub fn new(
-        acl: Option<Arc<Acl>>,
-        expires_at: Option<f64>,
+        rights: Rights,
         client_id: &[u8],
         username: &[u8],
         ends_with_connection: bool,
         awaiting_connect: bool,
     ) -> Session {
         Session {
-            acl,
-            expires_at,
+            acl: rights.acl,
+            superuser: rights.superuser,
+            expires_at: rights.expires_at,
             client_id: client_id.into(),
             username: username.into(),
-            token_fingerprint: 0,
+            token_fingerprint: None,
+            will_after_expiry: false,
+            generation: 0,
             ends_with_connection,
             stage: if awaiting_connect {
                 Stage::Authenticated
@@ -121,9 +140,20 @@ pub struct Sessions {
     /// still come.
     ending: Option<Client>,
     sweep_at: usize,
+    /// Token deadlines of live sessions, kept only when clients are disconnected at expiry.
+    deadlines: Option<Deadlines>,
+    generations: u64,
 }
 
 impl Sessions {
+    /// A table that also keeps each token's deadline, for disconnecting at expiry.
+    pub fn with_deadlines() -> Sessions {
+        Sessions {
+            deadlines: Some(Deadlines::default()),
+            ..Sessions::default()
+        }
+    }
+
     /// Every callback starts here. `current` is the client of an ACL check, whose checks
     /// may be the last ones of an ending session.
     pub fn settle(&mut self, current: Option<Client>) {
@@ -140,13 +170,91 @@ impl Sessions {
         self.by_client.remove(&client);
     }
 
-    pub fn insert(&mut self, client: Client, session: Session, now: f64) {
+    pub fn insert(&mut self, client: Client, mut session: Session, now: f64) {
         if self.by_client.len() >= self.sweep_at.max(MIN_SWEEP) {
             self.by_client
                 .retain(|_, s| !matches!(s.stage, Stage::Offline { .. }) || !s.is_expired(now));
             self.sweep_at = 2 * self.by_client.len();
         }
+        self.compact_deadlines();
+        session.generation = self.next_generation();
+        self.schedule(client, session.generation, session.expires_at);
         self.by_client.insert(client, session);
+    }
+
+    /// A re-authenticated client's new token: its rights and deadline replace the old.
+    pub fn replace_rights(&mut self, client: Client, rights: Rights) {
+        let generation = self.next_generation();
+        let Some(session) = self.by_client.get_mut(&client) else {
+            return;
+        };
+        session.acl = rights.acl;
+        session.superuser = rights.superuser;
+        session.expires_at = rights.expires_at;
+        session.expiry_logged = false;
+        session.generation = generation;
+        self.schedule(client, generation, rights.expires_at);
+    }
+
+    /// The client ids of live sessions whose token has expired by `now`, each once; with
+    /// `with_will`, the will each is about to publish is still judged by its rights.
+    pub fn expired_live(&mut self, now: f64, with_will: bool) -> Vec<Box<[u8]>> {
+        let mut due = Vec::new();
+        let Some(deadlines) = &mut self.deadlines else {
+            return due;
+        };
+        while let Some(deadline) = deadlines.pop_due(deadlines::to_ms(now)) {
+            if let Some(session) = self.by_client.get_mut(&deadline.client)
+                && session.generation == deadline.generation
+                && session.is_live()
+            {
+                session.will_after_expiry = with_will;
+                due.push(session.client_id.clone());
+            }
+        }
+        due
+    }
+
+    /// Milliseconds until the next token deadline, if any.
+    pub fn next_deadline_in(&self, now: f64) -> Option<u64> {
+        self.deadlines
+            .as_ref()
+            .and_then(|d| d.next_in(deadlines::to_ms(now)))
+    }
+
+    fn next_generation(&mut self) -> u64 {
+        self.generations += 1;
+        self.generations
+    }
+
+    fn schedule(&mut self, client: Client, generation: u64, expires_at: Option<f64>) {
+        if let (Some(deadlines), Some(expires_at)) = (&mut self.deadlines, expires_at) {
+            deadlines.push(Deadline {
+                at_ms: deadlines::to_ms(expires_at),
+                client,
+                generation,
+            });
+        }
+    }
+
+    /// Drops entries of sessions that are gone or were re-authenticated, once they
+    /// outnumber the sessions, so that churn cannot grow the queue.
+    fn compact_deadlines(&mut self) {
+        let by_client = &self.by_client;
+        if let Some(deadlines) = &mut self.deadlines
+            && deadlines.len() >= MIN_SWEEP.max(2 * by_client.len())
+        {
+            deadlines.retain(|d| {
+                by_client
+                    .get(&d.client)
+                    .is_some_and(|s| s.generation == d.generation && s.is_live())
+            });
+        }
+    }
+
+    #[cfg(test)]
+    pub fn deadline_count(&self) -> usize {
+        self.deadlines.as_ref().map_or(0, Deadlines::len)
     }
 
     pub fn get_mut(&mut self, client: Client) -> Option<&mut Session> {
@@ -222,8 +330,11 @@ mod tests {
 
     fn session(expires_at: Option<f64>, ends_with_connection: bool) -> Session {
         Session::new(
-            None,
-            expires_at,
+            Rights {
+                acl: None,
+                superuser: false,
+                expires_at,
+            },
             b"id",
             b"user",
             ends_with_connection,
@@ -306,7 +417,17 @@ mod tests {
         let mut sessions = Sessions::default();
         sessions.insert(
             Client(1),
-            Session::new(None, None, b"id", b"u", false, true),
+            Session::new(
+                Rights {
+                    acl: None,
+                    superuser: false,
+                    expires_at: None,
+                },
+                b"id",
+                b"u",
+                false,
+                true,
+            ),
             0.0,
         );
         sessions.connected(Client(1));

@@ -1,4 +1,4 @@
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 use serde_json::json;
@@ -12,7 +12,7 @@ const NOW: f64 = 1_800_000_000.0;
 /// references that live as long as the test.
 struct FakeClient {
     id: Vec<u8>,
-    username: OnceCell<Vec<u8>>,
+    username: RefCell<Option<Vec<u8>>>,
     ends_with_connection: bool,
 }
 
@@ -21,11 +21,14 @@ struct FakeBroker {
     now: Cell<f64>,
     clients: RefCell<HashMap<usize, &'static FakeClient>>,
     logs: RefCell<Vec<(LogLevel, String)>>,
+    /// Client ids kicked, with whether the will goes out.
+    kicks: RefCell<Vec<(String, bool)>>,
 }
 
 impl FakeBroker {
     fn username(&self, client: Client) -> Option<Vec<u8>> {
-        self.client(client).and_then(|c| c.username.get().cloned())
+        self.client(client)
+            .and_then(|c| c.username.borrow().clone())
     }
 
     fn client(&self, client: Client) -> Option<&'static FakeClient> {
@@ -41,20 +44,24 @@ impl Broker for &FakeBroker {
         read(self.client(client).map(|c| c.id.as_slice()))
     }
     fn with_client_username<R>(&self, client: Client, read: impl FnOnce(Option<&[u8]>) -> R) -> R {
-        read(
-            self.client(client)
-                .and_then(|c| c.username.get())
-                .map(Vec::as_slice),
-        )
+        match self.client(client) {
+            Some(c) => read(c.username.borrow().as_deref()),
+            None => read(None),
+        }
     }
     fn session_ends_with_connection(&self, client: Client) -> bool {
         self.client(client).is_some_and(|c| c.ends_with_connection)
     }
     fn set_username(&self, client: Client, username: &str) -> Result<(), String> {
         let c = self.client(client).ok_or("no such client")?;
-        c.username
-            .set(username.as_bytes().to_vec())
-            .map_err(|_| "username already set".into())
+        *c.username.borrow_mut() = Some(username.as_bytes().to_vec());
+        Ok(())
+    }
+    fn kick(&self, client_id: &[u8], with_will: bool) -> Result<(), String> {
+        self.kicks
+            .borrow_mut()
+            .push((String::from_utf8_lossy(client_id).into_owned(), with_will));
+        Ok(())
     }
     fn now(&self) -> f64 {
         self.now.get()
@@ -85,9 +92,7 @@ impl Harness {
         username: Option<&str>,
         mqtt3_clean: bool,
     ) -> Client {
-        let username = username
-            .map(|u| OnceCell::from(u.as_bytes().to_vec()))
-            .unwrap_or_default();
+        let username = RefCell::new(username.map(|u| u.as_bytes().to_vec()));
         let fake = Box::leak(Box::new(FakeClient {
             id: id.as_bytes().to_vec(),
             username,
@@ -380,7 +385,12 @@ fn a_reused_address_never_inherits_rights() {
         h.connect(3, "c3", Some("alice"), &acl_token()),
         AuthDecision::Accept
     );
-    assert_eq!(h.plugin.ext_auth_start(Client(3)), AuthDecision::Defer);
+    let scram = h.arrive(3, "c3", Some("alice"), false);
+    assert_eq!(
+        h.plugin
+            .ext_auth_start(scram, Some(b"SCRAM-SHA-1"), Some(b"client-first")),
+        AuthDecision::Defer
+    );
     assert_eq!(
         h.check(3, Access::Write, "devices/alice/x"),
         AclDecision::Defer
@@ -776,3 +786,5 @@ fn a_recheck_refuses_an_expired_token_and_ignores_another_password() {
     assert_eq!(recheck(&h, 1, &other), AuthDecision::Accept);
     assert_eq!(h.check(1, Access::Write, "x"), AclDecision::Allow);
 }
+
+mod live;

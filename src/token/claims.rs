@@ -14,6 +14,7 @@ pub struct ClaimRules {
     audience: Option<String>,
     issuer: Option<String>,
     required: Vec<String>,
+    superuser: Option<String>,
 }
 
 /// What a token that passed every check grants.
@@ -24,6 +25,8 @@ pub struct VerifiedToken {
     /// token has no `exp`.
     pub expires_at: Option<f64>,
     pub acl: AclPatterns,
+    /// The configured superuser claim is `true`: every topic action is allowed.
+    pub superuser: bool,
 }
 
 /// The topic patterns of the three ACL claims; `None` where the claim is absent.
@@ -51,6 +54,7 @@ impl ClaimRules {
             audience: config.audience.clone(),
             issuer: config.issuer.clone(),
             required: config.required_claims.clone(),
+            superuser: config.superuser_claim.clone(),
         }
     }
 
@@ -85,10 +89,16 @@ impl ClaimRules {
             subscribe: patterns(claims, &self.names.subscribe)?,
             receive: patterns(claims, &self.names.receive)?,
         };
+        // Only the JSON value true: "true", 1 or a list do not make a superuser.
+        let superuser = self
+            .superuser
+            .as_ref()
+            .is_some_and(|name| claims.get(name) == Some(&Value::Bool(true)));
         Ok(VerifiedToken {
             user,
             expires_at,
             acl,
+            superuser,
         })
     }
 

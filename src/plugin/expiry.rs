@@ -1,0 +1,39 @@
+//! TICK: disconnecting clients whose token has expired, from a deadline queue, so that a
+//! tick costs nothing per connected client.
+
+use super::{Broker, LOG_PREFIX, LogLevel, Plugin};
+use crate::token::sanitize;
+
+/// Asked of the broker between ticks while a deadline is pending (Mosquitto 2.1 runs its
+/// loop only as often as plugins need); 2.0 ticks about every 100 ms regardless.
+const MAX_TICK_GAP_MS: u64 = 1_000;
+
+impl<B: Broker> Plugin<B> {
+    /// MOSQ_EVT_TICK, once per pass of the broker's main loop. Returns how many
+    /// milliseconds may pass before the next tick is needed, if any is.
+    pub fn tick(&self) -> Option<u64> {
+        self.ticks_seen.set(true);
+        self.recheck_pass.set(false);
+        if !self.config.disconnect_on_expiry {
+            return None;
+        }
+        let now = self.broker.now();
+        // Collected first, then kicked with no borrow held: each kick runs this plugin's
+        // DISCONNECT callback, and the will's ACL check, before it returns.
+        let due = self.sessions().expired_live(now, self.config.expiry_will);
+        for client_id in due {
+            let id = sanitize(&String::from_utf8_lossy(&client_id));
+            let line =
+                format!("{LOG_PREFIX}: token of client '{id}' has expired; disconnecting it");
+            self.broker.log(LogLevel::Notice, &line);
+            if let Err(e) = self.broker.kick(&client_id, self.config.expiry_will) {
+                let line = format!("{LOG_PREFIX}: cannot disconnect client '{id}': {e}");
+                self.broker.log(LogLevel::Warning, &line);
+            }
+        }
+        self.sessions
+            .borrow()
+            .next_deadline_in(now)
+            .map(|ms| ms.clamp(1, MAX_TICK_GAP_MS))
+    }
+}
