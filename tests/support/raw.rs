@@ -76,3 +76,132 @@ pub fn connect(
         _stream: stream,
     }
 }
+
+/// An MQTT 5 connection spoken by hand, for what rumqttc cannot send: CONNECT with an
+/// authentication method and data, and AUTH for re-authentication.
+pub struct Mqtt5Wire {
+    stream: TcpStream,
+    next_packet_id: u16,
+}
+
+/// A packet from the broker: its type (the high nibble of the first byte) and body.
+#[derive(Debug)]
+pub struct Incoming {
+    pub kind: u8,
+    pub body: Vec<u8>,
+}
+
+pub const CONNACK: u8 = 2;
+pub const PUBACK: u8 = 4;
+pub const DISCONNECT: u8 = 14;
+pub const AUTH: u8 = 15;
+
+impl Incoming {
+    /// The reason code: the CONNACK's second byte, a PUBACK's third, the first of AUTH
+    /// and DISCONNECT; success when the broker left it out.
+    pub fn reason(&self) -> u8 {
+        let at = match self.kind {
+            CONNACK => 1,
+            PUBACK => 2,
+            _ => 0,
+        };
+        self.body.get(at).copied().unwrap_or(0)
+    }
+}
+
+fn auth_properties(method: &str, data: Option<&[u8]>) -> Vec<u8> {
+    let mut properties = vec![0x15];
+    put_field(method.as_bytes(), &mut properties);
+    if let Some(data) = data {
+        properties.push(0x16);
+        put_field(data, &mut properties);
+    }
+    let mut out = Vec::new();
+    put_varint(properties.len(), &mut out);
+    out.extend(properties);
+    out
+}
+
+fn frame(first: u8, body: &[u8]) -> Vec<u8> {
+    let mut packet = vec![first];
+    put_varint(body.len(), &mut packet);
+    packet.extend_from_slice(body);
+    packet
+}
+
+impl Mqtt5Wire {
+    /// CONNECT with enhanced authentication; returns the connection and the CONNACK
+    /// reason (`None` if the broker closed the connection without one).
+    pub fn connect(
+        port: u16,
+        client_id: &str,
+        username: Option<&str>,
+        method: &str,
+        data: Option<&[u8]>,
+    ) -> (Mqtt5Wire, Option<u8>) {
+        let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 5];
+        body.push(0x02 | if username.is_some() { 0x80 } else { 0 });
+        body.extend_from_slice(&[0, 60]);
+        body.extend(auth_properties(method, data));
+        put_field(client_id.as_bytes(), &mut body);
+        if let Some(username) = username {
+            put_field(username.as_bytes(), &mut body);
+        }
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        stream.write_all(&frame(0x10, &body)).unwrap();
+        let mut wire = Mqtt5Wire {
+            stream,
+            next_packet_id: 1,
+        };
+        let code = wire
+            .read()
+            .filter(|p| p.kind == CONNACK)
+            .map(|p| p.reason());
+        (wire, code)
+    }
+
+    /// AUTH with reason 0x19 (re-authenticate) and a new token; returns the broker's
+    /// answer, or `None` if it closed the connection.
+    pub fn reauthenticate(&mut self, method: &str, data: &[u8]) -> Option<Incoming> {
+        let mut body = vec![0x19];
+        body.extend(auth_properties(method, Some(data)));
+        self.stream.write_all(&frame(0xF0, &body)).ok()?;
+        self.read()
+    }
+
+    /// PUBLISH at QoS 1; returns the PUBACK reason, or `None` if the connection closed.
+    pub fn publish(&mut self, topic: &str, payload: &[u8]) -> Option<u8> {
+        let id = self.next_packet_id;
+        self.next_packet_id += 1;
+        let mut body = Vec::new();
+        put_field(topic.as_bytes(), &mut body);
+        body.extend_from_slice(&id.to_be_bytes());
+        body.push(0); // no properties
+        body.extend_from_slice(payload);
+        self.stream.write_all(&frame(0x32, &body)).ok()?;
+        let ack = self.read()?;
+        (ack.kind == PUBACK).then(|| ack.reason())
+    }
+
+    /// The next packet, or `None` once the broker has closed the connection.
+    pub fn read(&mut self) -> Option<Incoming> {
+        let mut first = [0u8; 1];
+        self.stream.read_exact(&mut first).ok()?;
+        let mut length = 0usize;
+        for shift in (0..4).map(|i| 7 * i) {
+            let mut byte = [0u8; 1];
+            self.stream.read_exact(&mut byte).ok()?;
+            length |= usize::from(byte[0] & 0x7f) << shift;
+            if byte[0] & 0x80 == 0 {
+                break;
+            }
+        }
+        let mut body = vec![0u8; length];
+        self.stream.read_exact(&mut body).ok()?;
+        Some(Incoming {
+            kind: first[0] >> 4,
+            body,
+        })
+    }
+}
