@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mosquitto_jwt_auth::config::Config;
-use mosquitto_jwt_auth::keys::KeySet;
+use mosquitto_jwt_auth::keys::{KeySet, Purpose};
 use mosquitto_jwt_auth::token::{ClaimRules, Jwt, Verifier};
 use serde_json::Value;
 
@@ -26,7 +26,7 @@ fn verifier(alg: &str, key_file: &str) -> Verifier {
         "public_key_file"
     };
     let config = Config::from_options([("algorithm", alg), (source, key.as_str())]).unwrap();
-    let keys = KeySet::load(&config).unwrap().keys;
+    let keys = KeySet::load(&config, Purpose::Start).unwrap().keys;
     Verifier::new(config.algorithms, keys, ClaimRules::from_config(&config))
 }
 

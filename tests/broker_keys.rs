@@ -187,4 +187,13 @@ fn sighup_rotates_the_keys_and_keeps_them_when_the_new_file_is_bad() {
         .wait_for_nth("a second good reload", 2, |l| l.contains("reloaded keys"));
     login(&broker, "rotated-back", &current).expect("current key again");
     assert!(accepted(connected.publish("devices/alice/still-here", "y")));
+
+    // Emptying the set revokes every key in it, with a warning; HS256 still works.
+    std::fs::write(&jwks, "{\"keys\": []}").unwrap();
+    broker.reload();
+    broker.log.wait_for_text(
+        "jwt-auth: after reload, plugin_opt_algorithm: RS256 needs an RSA key and none is configured",
+    );
+    assert_refused(&broker, "revoked", &current);
+    login(&broker, "hmac-after-revocation", &pyjwt("HS256", "token")).expect("HS256");
 }

@@ -3,7 +3,7 @@
 //! names and every key source.
 
 use mosquitto_jwt_auth::config::Config;
-use mosquitto_jwt_auth::keys::KeySet;
+use mosquitto_jwt_auth::keys::{KeySet, Purpose};
 use mosquitto_jwt_auth::token::{ClaimRules, Jwt, Refusal, VerifiedToken, Verifier};
 use serde_json::Value;
 
@@ -19,7 +19,7 @@ fn fixtures() -> Value {
 
 fn verifier(options: &[(&str, &str)]) -> Verifier {
     let config = Config::from_options(options.iter().copied()).unwrap();
-    let keys = KeySet::load(&config)
+    let keys = KeySet::load(&config, Purpose::Start)
         .unwrap_or_else(|e| panic!("{options:?}: {e}"))
         .keys;
     Verifier::new(config.algorithms, keys, ClaimRules::from_config(&config))
@@ -263,4 +263,52 @@ fn all_key_sources_combine_and_each_serves_its_tokens() {
     // rsa-other comes from the PEM bundle, which has no kid and so answers to any.
     let fixtures = fixtures();
     assert!(verify(&combined, str_of(&fixtures["rotated"], "token")).is_ok());
+}
+
+fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    match content.len() {
+        n if n < 128 => out.push(n as u8),
+        n => {
+            out.push(0x82);
+            out.extend((n as u16).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// The fixture RSA key, marked RSASSA-PSS in its SubjectPublicKeyInfo. jsonwebtoken
+/// does not see that mark; only the plugin's own key rules keep it from RS256.
+#[test]
+fn an_rsa_key_marked_pss_verifies_ps_tokens_only() {
+    let pkcs1 = pem::parse(std::fs::read(fixture("keys/rsa.pkcs1.pub.pem")).unwrap())
+        .unwrap()
+        .into_contents();
+    const RSASSA_PSS: [u8; 11] = [
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a,
+    ];
+    let mut bits = vec![0u8];
+    bits.extend(pkcs1);
+    let spki = der(0x30, &[der(0x30, &RSASSA_PSS), der(0x03, &bits)].concat());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pss.pem");
+    // Another RSA key serves RS256, so that RS256 is configured with a key.
+    let mut bundle = pem::encode(&pem::Pem::new("PUBLIC KEY", spki)).into_bytes();
+    bundle.extend(std::fs::read(fixture("keys/rsa-other.pub.pem")).unwrap());
+    std::fs::write(&path, bundle).unwrap();
+    let verifier = verifier(&[
+        ("algorithm", "RS256,PS256"),
+        ("public_key_file", path.to_str().unwrap()),
+    ]);
+    let tokens = tokens();
+    let token_of = |alg: &str| {
+        let entry = tokens.iter().find(|t| t["alg"] == alg).unwrap();
+        str_of(entry, "token").to_owned()
+    };
+    assert!(verify(&verifier, &token_of("PS256")).is_ok());
+    assert_eq!(
+        verify(&verifier, &token_of("RS256")).err(),
+        Some(Refusal::BadSignature)
+    );
 }

@@ -24,6 +24,8 @@ pub struct Key {
     kid: Option<String>,
     /// A JWK's `alg`: the one algorithm the key may verify.
     only: Option<Algorithm>,
+    /// From a JWK set, where a token's `kid` selects keys.
+    from_set: bool,
 }
 
 impl Key {
@@ -33,6 +35,7 @@ impl Key {
             verifying: material.verifying,
             kid: None,
             only: None,
+            from_set: false,
         }
     }
 
@@ -64,6 +67,20 @@ pub struct Loaded {
     pub keys: KeySet,
     /// Keys passed over, one line each.
     pub notes: Vec<String>,
+    /// On reload: files that now hold no key for the configured algorithms, and
+    /// algorithms left without a key. Errors at start-up; on reload they are how an
+    /// operator revokes a key, so the new set applies and these are warned about.
+    pub shortfalls: Vec<ConfigError>,
+}
+
+/// Why keys are being read, which decides how strict the reading is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// At start-up every configured algorithm needs a key.
+    Start,
+    /// On SIGHUP a file that cannot be read or parsed still keeps the previous keys, but
+    /// one that was emptied on purpose takes effect.
+    Reload,
 }
 
 impl KeySet {
@@ -71,9 +88,10 @@ impl KeySet {
     /// secret that serves no configured algorithm, or a key file none of whose keys does,
     /// is an error (it shows a mistake); other keys that serve none are passed over with
     /// a note, since bundles and sets mix families.
-    pub fn load(config: &Config) -> Result<Loaded, ConfigError> {
+    pub fn load(config: &Config, purpose: Purpose) -> Result<Loaded, ConfigError> {
         let mut keys = Vec::new();
         let mut notes = Vec::new();
+        let mut shortfalls = Vec::new();
         if let Some(secret) = &config.secret {
             let (option, bytes) = match secret {
                 SecretSource::Text(text) => ("secret_key", text.clone()),
@@ -99,7 +117,7 @@ impl KeySet {
                 }
             }
             if keys.len() == before {
-                return Err(ConfigError::new(
+                shortfalls.push(ConfigError::new(
                     option,
                     format!(
                         "{} holds no key for the configured algorithms ({}): {}",
@@ -108,6 +126,7 @@ impl KeySet {
                         passed_over.join("; ")
                     ),
                 ));
+                passed_over.clear();
             }
             notes.extend(passed_over.into_iter().map(|what| {
                 format!(
@@ -118,15 +137,22 @@ impl KeySet {
             }));
         }
         if let Some(path) = &config.jwks_file {
-            load_jwks(path, config.algorithms, &mut keys, &mut notes)?;
+            shortfalls.extend(load_jwks(path, config.algorithms, &mut keys, &mut notes)?);
         }
         let set = KeySet { keys };
         for alg in config.algorithms.iter() {
             if set.for_algorithm(alg).next().is_none() {
-                return Err(ConfigError::new("algorithm", missing_key_problem(alg)));
+                shortfalls.push(ConfigError::new("algorithm", missing_key_problem(alg)));
             }
         }
-        Ok(Loaded { keys: set, notes })
+        match (purpose, shortfalls.first()) {
+            (Purpose::Start, Some(first)) => Err(first.clone()),
+            _ => Ok(Loaded {
+                keys: set,
+                notes,
+                shortfalls,
+            }),
+        }
     }
 
     /// The keys that may verify a token signed with `alg`.
@@ -134,19 +160,19 @@ impl KeySet {
         self.keys.iter().filter(move |k| k.fits(alg))
     }
 
-    /// The keys to try for a token with this `alg` and `kid` header. A JWK with a `kid`
-    /// answers only to tokens naming that `kid` or naming none; keys without a `kid` (the
-    /// secret, PEM keys) have nothing to compare and answer to any token they fit.
+    /// The keys to try for a token with this `alg` and `kid` header. A token with a `kid`
+    /// is tried with the set's keys of that `kid` only, and with the keys from outside a
+    /// set (the secret, PEM keys), which have no `kid` to compare; a token without one,
+    /// with every key that fits its algorithm.
     pub fn candidates<'a>(
         &'a self,
         alg: Algorithm,
         kid: Option<&'a str>,
     ) -> impl Iterator<Item = &'a Key> {
-        self.for_algorithm(alg)
-            .filter(move |k| match (kid, k.kid()) {
-                (Some(wanted), Some(own)) => wanted == own,
-                _ => true,
-            })
+        self.for_algorithm(alg).filter(move |k| match kid {
+            Some(wanted) => !k.from_set || k.kid() == Some(wanted),
+            None => true,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -163,7 +189,7 @@ fn load_jwks(
     algorithms: AlgorithmSet,
     keys: &mut Vec<Key>,
     notes: &mut Vec<String>,
-) -> Result<(), ConfigError> {
+) -> Result<Option<ConfigError>, ConfigError> {
     let option = "jwks_file";
     let entries = jwk::read_set(&read_file(option, path)?)
         .map_err(|p| ConfigError::new(option, format!("{}: {p}", path.display())))?;
@@ -181,6 +207,7 @@ fn load_jwks(
                     verifying: jwk.material.verifying,
                     kid: jwk.kid,
                     only: jwk.alg,
+                    from_set: true,
                 };
                 if algorithms.iter().any(|a| key.fits(a)) {
                     keys.push(key);
@@ -201,17 +228,17 @@ fn load_jwks(
         } else {
             passed_over.join("; ")
         };
-        return Err(ConfigError::new(
+        return Ok(Some(ConfigError::new(
             option,
             format!("{} holds no usable signing key ({reasons})", path.display()),
-        ));
+        )));
     }
     notes.extend(
         passed_over
             .into_iter()
             .map(|why| format!("{option} {}: passed over {why}", path.display())),
     );
-    Ok(())
+    Ok(None)
 }
 
 fn read_file(option: &str, path: &Path) -> Result<Vec<u8>, ConfigError> {
@@ -273,8 +300,14 @@ fn decode_secret(bytes: &[u8], encoding: SecretEncoding) -> Result<Vec<u8>, Stri
         SecretEncoding::Base64 => "base64",
         _ => "base64url",
     };
+    // Tools such as base64(1) wrap lines; whitespace is never part of the encoding.
+    let text: Vec<u8> = bytes
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
     GeneralPurpose::new(alphabet, lenient)
-        .decode(bytes.trim_ascii())
+        .decode(text)
         .map_err(|_| format!("the secret is not valid {name}"))
 }
 
@@ -291,7 +324,10 @@ mod tests {
     }
 
     fn load_with_notes(options: &[(&str, &str)]) -> Result<Loaded, ConfigError> {
-        KeySet::load(&Config::from_options(options.iter().copied()).unwrap())
+        KeySet::load(
+            &Config::from_options(options.iter().copied()).unwrap(),
+            Purpose::Start,
+        )
     }
 
     fn load_err(options: &[(&str, &str)]) -> ConfigError {
@@ -575,7 +611,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_without_kid_answer_to_any_kid() {
+    fn keys_from_outside_a_set_answer_to_any_kid() {
         let set = load(&[
             ("algorithm", "RS256"),
             ("public_key_file", &fixture("rsa-other.pub.pem")),
@@ -588,6 +624,13 @@ mod tests {
             .collect();
         assert_eq!(kids, [None]);
         assert_eq!(set.candidates(Algorithm::RS256, Some("rsa")).count(), 2);
+
+        // A JWK without kid answers only to tokens without one.
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_jwks(&dir, r#"{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}"#);
+        let set = load(&[("algorithm", "HS256"), ("jwks_file", &path)]).unwrap();
+        assert_eq!(set.candidates(Algorithm::HS256, Some("any")).count(), 0);
+        assert_eq!(set.candidates(Algorithm::HS256, None).count(), 1);
     }
 
     #[test]
@@ -694,6 +737,7 @@ mod tests {
             ("base64", "+/+/aw"),
             ("base64url", "-_-_aw"),
             ("base64url", " -_-_aw== "),
+            ("base64", "+/+/\naw==\n"),
         ] {
             assert_eq!(
                 decode_secret(text.as_bytes(), parse_encoding(encoding)).unwrap(),

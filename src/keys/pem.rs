@@ -36,7 +36,60 @@ fn public_key(tag: &str, der: &[u8]) -> Result<Material, String> {
 }
 
 fn parse_der(der: &[u8]) -> Result<Vec<ASN1Block>, String> {
+    if !nesting_within(der, MAX_NESTING) {
+        return Err(format!("malformed DER (nested deeper than {MAX_NESTING})"));
+    }
     simple_asn1::from_der(der).map_err(|e| format!("malformed DER ({e})"))
+}
+
+/// simple_asn1 parses nested values recursively, and thousands of nested SEQUENCEs would
+/// exhaust the stack: an abort, which no panic boundary catches, and the file is re-read
+/// on every SIGHUP. Keys and certificates nest less than ten deep.
+const MAX_NESTING: usize = 32;
+
+/// Walks the TLV structure without recursion; false if constructed values nest deeper
+/// than `limit`. Malformed lengths are left to the parser to refuse.
+fn nesting_within(der: &[u8], limit: usize) -> bool {
+    let mut open_ends: Vec<usize> = Vec::new();
+    let mut i = 0;
+    while i < der.len() {
+        while open_ends.last().is_some_and(|&end| end <= i) {
+            open_ends.pop();
+        }
+        let tag = der[i];
+        i += 1;
+        if tag & 0x1f == 0x1f {
+            while der.get(i).is_some_and(|b| b & 0x80 != 0) {
+                i += 1;
+            }
+            i += 1;
+        }
+        let Some(&first) = der.get(i) else {
+            return true;
+        };
+        i += 1;
+        let length = if first & 0x80 == 0 {
+            usize::from(first)
+        } else {
+            let count = usize::from(first & 0x7f);
+            let Some(bytes) = der.get(i..i + count).filter(|_| count <= 8) else {
+                return true;
+            };
+            i += count;
+            bytes
+                .iter()
+                .fold(0usize, |n, b| n.saturating_mul(256) | usize::from(*b))
+        };
+        if tag & 0x20 != 0 {
+            open_ends.push(i.saturating_add(length));
+            if open_ends.len() > limit {
+                return false;
+            }
+        } else {
+            i = i.saturating_add(length);
+        }
+    }
+    true
 }
 
 fn outer_sequence(blocks: &[ASN1Block]) -> Result<&[ASN1Block], String> {
@@ -120,4 +173,51 @@ pub fn pkcs1_rsa_public_key(modulus: &[u8], exponent: &[u8]) -> Result<Vec<u8>, 
         vec![integer(modulus), integer(exponent)],
     ))
     .map_err(|e| format!("cannot encode the RSA key ({e})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested(depth: usize) -> Vec<u8> {
+        // SEQUENCE { SEQUENCE { ... NULL } } with long-form lengths where needed.
+        let mut der = vec![0x05, 0x00];
+        for _ in 0..depth {
+            let mut outer = vec![0x30];
+            let len = der.len();
+            if len < 128 {
+                outer.push(len as u8);
+            } else {
+                outer.extend([0x84]);
+                outer.extend((len as u32).to_be_bytes());
+            }
+            outer.extend(der);
+            der = outer;
+        }
+        der
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_the_recursive_parser_sees_it() {
+        assert!(nesting_within(&nested(MAX_NESTING), MAX_NESTING));
+        assert!(!nesting_within(&nested(MAX_NESTING + 1), MAX_NESTING));
+        let pem = ::pem::encode(&::pem::Pem::new("PUBLIC KEY", nested(1_000)));
+        let err = public_keys(pem.as_bytes()).err().unwrap();
+        assert!(err.contains("nested deeper than 32"), "{err}");
+    }
+
+    #[test]
+    fn real_keys_and_certificates_nest_shallowly() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/keys");
+        for file in [
+            "rsa.cert.pem",
+            "ec521.cert.pem",
+            "rsa-pss.pub.pem",
+            "rsa.pkcs1.pub.pem",
+        ] {
+            let pem = std::fs::read(format!("{dir}/{file}")).unwrap();
+            let block = ::pem::parse(pem).unwrap();
+            assert!(nesting_within(block.contents(), 12), "{file}");
+        }
+    }
 }

@@ -190,19 +190,24 @@ impl<B: Broker> Plugin<B> {
     /// The broker asking again about a client this plugin admitted, with the same
     /// credentials: on reload Mosquitto re-checks every client, connected or offline, and
     /// disconnects the ones refused. The answer comes from the session, not from the keys
-    /// now loaded, so a key rotation leaves connected clients connected. Outside a re-check
-    /// pass only a live session is asked again: an offline one's address may hold a new
-    /// connection (same client, same token), which must be verified with today's keys.
+    /// now loaded, so a key rotation leaves connected clients connected.
+    ///
+    /// A live session's address cannot hold a new connection, so a BASIC_AUTH there is
+    /// always such a re-check. An offline session's address can (its client may have been
+    /// freed), so an offline session is answered from its record only once per reload,
+    /// between RELOAD and the next TICK; a new connection at that address is verified
+    /// with today's keys.
     fn recheck(&self, client: Client, fingerprint: u64) -> Option<AuthDecision> {
         let now = self.broker.now();
         let mut sessions = self.sessions();
         let session = sessions.get_mut(client)?;
         let asked_again = session.token_fingerprint.is_none_or(|f| f == fingerprint)
-            && (session.is_live() || self.recheck_pass.get())
+            && (session.is_live() || (self.recheck_pass.get() && session.recheck_due))
             && self.is_same_client(client, session);
         if !asked_again {
             return None;
         }
+        session.recheck_due = false;
         let id = sanitize(&String::from_utf8_lossy(&session.client_id));
         let expired = session.is_expired(now);
         drop(sessions);

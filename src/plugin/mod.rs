@@ -12,7 +12,7 @@ use std::hash::RandomState;
 
 use crate::acl::Access;
 use crate::config::{ClaimNames, Config, ConfigError};
-use crate::keys::KeySet;
+use crate::keys::{KeySet, Purpose};
 use crate::token::{ClaimRules, Verifier, sanitize};
 
 pub use broker::{Broker, Client, LogLevel};
@@ -78,7 +78,7 @@ impl<B: Broker> Plugin<B> {
         } else {
             Sessions::default()
         };
-        let loaded = KeySet::load(&config)?;
+        let loaded = KeySet::load(&config, Purpose::Start)?;
         log_notes(&broker, &loaded.notes);
         broker.log(
             LogLevel::Info,
@@ -177,10 +177,11 @@ impl<B: Broker> Plugin<B> {
     }
 
     /// MOSQ_EVT_RELOAD (SIGHUP): re-reads every key file. New keys verify the next CONNECT;
-    /// connected clients keep their sessions. If anything is wrong with the files, the
-    /// previous keys stay, so a half-written file cannot lock every device out.
+    /// connected clients keep their sessions. A file that cannot be read or parsed keeps
+    /// the previous keys, so a half-written file cannot lock every device out; a file
+    /// emptied of a family's keys takes effect, since that is how a key is revoked.
     pub fn reload(&self) {
-        match KeySet::load(&self.config) {
+        match KeySet::load(&self.config, Purpose::Reload) {
             Ok(loaded) => {
                 log_notes(&self.broker, &loaded.notes);
                 let line = format!(
@@ -189,13 +190,27 @@ impl<B: Broker> Plugin<B> {
                 );
                 self.verifier.borrow_mut().replace_keys(loaded.keys);
                 self.broker.log(LogLevel::Info, &line);
+                for shortfall in loaded.shortfalls {
+                    self.broker.log(
+                        LogLevel::Warning,
+                        &format!(
+                            "{LOG_PREFIX}: after reload, {shortfall}; such tokens are refused"
+                        ),
+                    );
+                }
             }
             Err(e) => self.broker.log(
                 LogLevel::Warning,
                 &format!("{LOG_PREFIX}: reload failed, keeping the previous keys: {e}"),
             ),
         }
-        self.recheck_pass.set(self.ticks_seen.get());
+        // Without ticks there is no telling when the broker's re-check ends; live sessions
+        // are recognised all the same, and with per_listener_settings (the only setting
+        // without ticks) Mosquitto refuses offline sessions before asking plugins.
+        if self.ticks_seen.get() {
+            self.sessions().arm_rechecks();
+            self.recheck_pass.set(true);
+        }
     }
 
     /// MOSQ_EVT_CONNECT (Mosquitto 2.1): a connection was accepted, by whichever check.

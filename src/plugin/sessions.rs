@@ -63,6 +63,8 @@ pub struct Session {
     pub token_fingerprint: Option<u64>,
     /// Disconnected at expiry with its will: that one will is still judged by the rights.
     pub will_after_expiry: bool,
+    /// Armed at RELOAD: the broker's re-check of this session is still to come.
+    pub recheck_due: bool,
     ends_with_connection: bool,
     stage: Stage,
     expiry_logged: bool,
@@ -87,6 +89,7 @@ impl Session {
             username: username.into(),
             token_fingerprint: None,
             will_after_expiry: false,
+            recheck_due: false,
             generation: 0,
             ends_with_connection,
             stage: if awaiting_connect {
@@ -213,6 +216,13 @@ impl Sessions {
             }
         }
         due
+    }
+
+    /// At RELOAD: the broker is about to re-check every client it holds, each once.
+    pub fn arm_rechecks(&mut self) {
+        for session in self.by_client.values_mut() {
+            session.recheck_due = true;
+        }
     }
 
     /// Milliseconds until the next token deadline, if any.

@@ -667,18 +667,21 @@ fn reload_rotates_keys_and_keeps_them_when_the_new_file_is_bad() {
         AclDecision::Allow
     );
 
-    for broken in [&b"{\"keys\": ["[..], b"{\"keys\": []}"] {
-        std::fs::write(&jwks, broken).unwrap();
-        h.broker.logs.borrow_mut().clear();
-        h.plugin.reload();
-        let warnings: Vec<String> = h
-            .broker
+    let warnings = |h: &Harness| -> Vec<String> {
+        h.broker
             .logs
             .borrow()
             .iter()
             .filter(|(level, _)| *level == LogLevel::Warning)
             .map(|(_, m)| m.clone())
-            .collect();
+            .collect()
+    };
+    // A file that does not parse, or is gone: the previous keys stay.
+    for broken in [&b"{\"keys\": ["[..], b"{\"keys\": [{\"kty\": \"RSA\"}]}"] {
+        std::fs::write(&jwks, broken).unwrap();
+        h.broker.logs.borrow_mut().clear();
+        h.plugin.reload();
+        let warnings = warnings(&h);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(
             warnings[0].starts_with(
@@ -693,6 +696,23 @@ fn reload_rotates_keys_and_keeps_them_when_the_new_file_is_bad() {
     h.plugin.reload();
     assert!(h.logs().iter().any(|l| l.contains("cannot read")));
     assert_eq!(h.connect(7, "c7", None, &next), AuthDecision::Accept);
+
+    // A set emptied on purpose revokes its keys: RS256 tokens are refused from then on,
+    // with a warning; the secret still serves HS256.
+    std::fs::write(&jwks, "{\"keys\": []}").unwrap();
+    h.broker.logs.borrow_mut().clear();
+    h.plugin.reload();
+    let warnings = warnings(&h);
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[0].contains("after reload, plugin_opt_jwks_file: "));
+    assert!(warnings[1].contains(
+        "after reload, plugin_opt_algorithm: RS256 needs an RSA key and none is configured"
+    ));
+    assert_eq!(h.connect(8, "c8", None, &next), AuthDecision::Refuse);
+    assert_eq!(
+        h.connect(9, "c9", None, &token(json!({}))),
+        AuthDecision::Accept
+    );
 }
 
 /// The broker's own re-check on reload: BASIC_AUTH again, at the same address, with the
@@ -788,3 +808,33 @@ fn a_recheck_refuses_an_expired_token_and_ignores_another_password() {
 }
 
 mod live;
+
+#[test]
+fn within_a_recheck_pass_an_offline_address_is_answered_once_and_only_for_its_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = dir.path().join("jwks.json");
+    std::fs::copy(fixture("keys/jwks.json"), &jwks).unwrap();
+    let h = Harness::new(&[
+        ("algorithm", "HS256,RS256"),
+        ("jwks_file", jwks.to_str().unwrap()),
+    ]);
+    let (current, _) = rotation_tokens();
+    for address in [1, 2] {
+        assert_eq!(
+            h.connect(address, "offline", None, &current),
+            AuthDecision::Accept
+        );
+        h.plugin.disconnect(Client(address));
+    }
+    h.plugin.tick();
+    std::fs::copy(fixture("keys/jwks-rotated.json"), &jwks).unwrap();
+    h.plugin.reload();
+    assert_eq!(recheck(&h, 1, &current), AuthDecision::Accept);
+    // The broker re-checks each client once: a second BASIC_AUTH at that address in the
+    // same pass is a new connection (a websocket listener can take one before the next
+    // tick), verified with today's keys.
+    assert_eq!(recheck(&h, 1, &current), AuthDecision::Refuse);
+    // Same token, another client id: not the recorded client, so verified too.
+    h.arrive(2, "someone-else", Some("alice"), false);
+    assert_eq!(recheck(&h, 2, &current), AuthDecision::Refuse);
+}

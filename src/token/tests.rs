@@ -1,6 +1,6 @@
 use super::*;
 use crate::config::Config;
-use crate::keys::KeySet;
+use crate::keys::{KeySet, Purpose};
 use crate::test_tokens::{SECRET, hs256, raw_token};
 use base64::Engine;
 use proptest::prelude::*;
@@ -14,7 +14,7 @@ fn fixture(name: &str) -> String {
 
 fn verifier(options: &[(&str, &str)]) -> Verifier {
     let config = Config::from_options(options.iter().copied()).unwrap();
-    let keys = KeySet::load(&config).unwrap().keys;
+    let keys = KeySet::load(&config, Purpose::Start).unwrap().keys;
     Verifier::new(config.algorithms, keys, ClaimRules::from_config(&config))
 }
 
