@@ -102,6 +102,11 @@ pub fn covers<'p>(patterns: impl IntoIterator<Item = &'p str>, filter: &str) -> 
         .filter(|p| !(dollar && (p[0] == "+" || p[0] == "#")))
         .collect();
     let mut alive: Vec<&[&str]> = alive.iter().map(Vec::as_slice).collect();
+    // MQTT forbids the empty topic (one empty level), so it needs no cover: a pattern
+    // matching just that topic stands in for it. Without it, `/#` would seem to reach
+    // beyond `+/+/#` through a topic no client can publish.
+    const EMPTY_TOPIC: &[&str] = &[""];
+    alive.push(EMPTY_TOPIC);
 
     // Walks the filter level by level, keeping the unmatched rest of each pattern still in
     // play; a loop, not recursion, as a filter may have thousands of levels.

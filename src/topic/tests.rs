@@ -161,7 +161,11 @@ fn all_topics(max_depth: usize) -> Vec<String> {
             .collect();
         all.extend(topics.iter().cloned());
     }
-    all.into_iter().map(|levels| levels.join("/")).collect()
+    // The empty topic (one empty level) is not a topic MQTT allows.
+    all.into_iter()
+        .map(|levels| levels.join("/"))
+        .filter(|topic| !topic.is_empty())
+        .collect()
 }
 
 proptest! {
