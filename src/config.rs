@@ -55,6 +55,11 @@ pub struct Config {
     pub token_source: TokenSource,
     /// A claim that, when `true`, grants every topic action.
     pub superuser_claim: Option<String>,
+    /// Debug builds only (`plugin_opt_test_panic`): callbacks that panic for a client whose
+    /// id starts with `panic-<callback>`, to show that a panic inside the plugin becomes a
+    /// refusal or a denial. Release builds do not know the option.
+    #[cfg(debug_assertions)]
+    pub test_panic: Vec<String>,
 }
 
 /// Which CONNECT field carries the token on the basic-auth path.
@@ -159,6 +164,10 @@ impl Config {
                 "auth_methods" => config.auth_methods = parse_methods(value)?,
                 "token_source" => config.token_source = parse_token_source(value)?,
                 "superuser_claim" => config.superuser_claim = Some(claim_name(name, value)?),
+                #[cfg(debug_assertions)]
+                "test_panic" => {
+                    config.test_panic = value.split(',').map(|e| e.trim().to_owned()).collect()
+                }
                 _ => {
                     return Err(ConfigError::new(
                         name,
@@ -221,6 +230,8 @@ impl Default for Config {
             auth_methods: vec!["JWT".into()],
             token_source: TokenSource::Password,
             superuser_claim: None,
+            #[cfg(debug_assertions)]
+            test_panic: Vec::new(),
         }
     }
 }

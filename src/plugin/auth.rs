@@ -43,6 +43,7 @@ impl<B: Broker> Plugin<B> {
         username: Option<&[u8]>,
         password: Option<&[u8]>,
     ) -> AuthDecision {
+        self.injected_panic("basic_auth", client);
         let fingerprint = self.fingerprint(username, password);
         if let Some(decision) = self.recheck(client, fingerprint) {
             return decision;
@@ -99,6 +100,7 @@ impl<B: Broker> Plugin<B> {
         method: Option<&[u8]>,
         data: Option<&[u8]>,
     ) -> AuthDecision {
+        self.injected_panic("ext_auth", client);
         let ours = method.is_some_and(|m| {
             self.config
                 .auth_methods

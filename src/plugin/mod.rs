@@ -110,6 +110,23 @@ impl<B: Broker> Plugin<B> {
         self.events.set(events);
     }
 
+    /// The test hook of debug builds: panics in `callback` for a client whose id starts
+    /// with `panic-<callback>`. Compiled out of release builds.
+    #[cfg(debug_assertions)]
+    fn injected_panic(&self, callback: &str, client: Client) {
+        if self.config.test_panic.iter().any(|c| c == callback) {
+            let prefix = format!("panic-{callback}");
+            if self.broker.with_client_id(client, |id| {
+                id.is_some_and(|id| id.starts_with(prefix.as_bytes()))
+            }) {
+                panic!("injected panic in {callback}");
+            }
+        }
+    }
+
+    #[cfg(not(debug_assertions))]
+    fn injected_panic(&self, _: &str, _: Client) {}
+
     /// The client's id, safe for a log line.
     fn client_label(&self, client: Client) -> String {
         self.broker.with_client_id(client, |id| {
@@ -130,6 +147,8 @@ impl<B: Broker> Plugin<B> {
             return AclDecision::Deny;
         };
         sessions.settle(Some(client));
+        // With the table borrowed, to show that a panic here leaves it usable.
+        self.injected_panic("acl_check", client);
         let Some(session) = sessions.get_mut(client) else {
             return AclDecision::Defer;
         };
@@ -221,6 +240,7 @@ impl<B: Broker> Plugin<B> {
     /// MOSQ_EVT_DISCONNECT. Where the broker also reports CLIENT_OFFLINE (2.1),
     /// DISCONNECT means the session ends with the connection.
     pub fn disconnect(&self, client: Client) {
+        self.injected_panic("disconnect", client);
         self.sessions()
             .disconnected(client, self.events.get().client_offline);
     }

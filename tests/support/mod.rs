@@ -130,6 +130,9 @@ pub struct BrokerConfig {
     /// Lines added to the global part of mosquitto.conf (after the plugin).
     pub extra: Vec<String>,
     pub allow_anonymous: bool,
+    /// With `per_listener_settings true`: a second listener with its own plugin instance
+    /// and these options.
+    pub second_listener: Option<Vec<(String, String)>>,
 }
 
 impl BrokerConfig {
@@ -147,15 +150,29 @@ impl BrokerConfig {
         self
     }
 
-    fn render(&self, port: u16) -> String {
-        let mut conf = vec![
+    /// A second listener, with its own plugin instance and options.
+    pub fn second_listener(mut self, options: &[(&str, &str)]) -> BrokerConfig {
+        let options = options
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.second_listener = Some(options);
+        self
+    }
+
+    fn render(&self, port: u16, second_port: u16) -> String {
+        let mut conf = Vec::new();
+        if self.second_listener.is_some() {
+            conf.push("per_listener_settings true".into());
+        }
+        conf.extend([
             format!("listener {port} 127.0.0.1"),
             format!("allow_anonymous {}", self.allow_anonymous),
             "persistence false".into(),
             "log_dest stderr".into(),
             "log_type all".into(),
             "log_timestamp false".into(),
-        ];
+        ]);
         // Run as root, mosquitto would drop to the `mosquitto` user, which may not read
         // the test's files.
         // SAFETY: geteuid has no preconditions.
@@ -167,6 +184,14 @@ impl BrokerConfig {
             conf.push(format!("plugin_opt_{key} {value}"));
         }
         conf.extend(self.extra.iter().cloned());
+        if let Some(options) = &self.second_listener {
+            conf.push(format!("listener {second_port} 127.0.0.1"));
+            conf.push(format!("allow_anonymous {}", self.allow_anonymous));
+            conf.push(format!("plugin {}", plugin_path().display()));
+            for (key, value) in options {
+                conf.push(format!("plugin_opt_{key} {value}"));
+            }
+        }
         conf.join("\n") + "\n"
     }
 }
@@ -174,6 +199,8 @@ impl BrokerConfig {
 /// A running `mosquitto` on a free loopback port, stopped on drop.
 pub struct Broker {
     pub port: u16,
+    /// The second listener's port, when the configuration has one.
+    pub second_port: u16,
     pub log: Log,
     child: Child,
     _dir: tempfile::TempDir,
@@ -194,10 +221,10 @@ impl Broker {
     }
 
     fn try_start(config: &BrokerConfig) -> Result<Broker, Vec<String>> {
-        let port = free_port();
+        let (port, second_port) = (free_port(), free_port());
         let dir = tempfile::tempdir().unwrap();
         let conf_path = dir.path().join("mosquitto.conf");
-        std::fs::write(&conf_path, config.render(port)).unwrap();
+        std::fs::write(&conf_path, config.render(port, second_port)).unwrap();
         let mut child = Command::new(mosquitto_binary())
             .arg("-c")
             .arg(&conf_path)
@@ -215,6 +242,7 @@ impl Broker {
         );
         let broker = Broker {
             port,
+            second_port,
             log,
             child,
             _dir: dir,
@@ -234,7 +262,7 @@ impl Broker {
     pub fn start_expecting_failure(config: &BrokerConfig) -> (ExitStatus, Vec<String>) {
         let dir = tempfile::tempdir().unwrap();
         let conf_path = dir.path().join("mosquitto.conf");
-        std::fs::write(&conf_path, config.render(free_port())).unwrap();
+        std::fs::write(&conf_path, config.render(free_port(), free_port())).unwrap();
         let out = Command::new(mosquitto_binary())
             .arg("-c")
             .arg(&conf_path)
