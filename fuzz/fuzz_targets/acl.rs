@@ -29,7 +29,12 @@ fuzz_target!(|data: &[u8]| {
     let names = Config::default().claims;
     if let Ok(compiled) = Acl::compile(&filled, &names) {
         for topic in &topics {
-            for access in [Access::Read, Access::Write, Access::Subscribe, Access::Unsubscribe] {
+            for access in [
+                Access::Read,
+                Access::Write,
+                Access::Subscribe,
+                Access::Unsubscribe,
+            ] {
                 let _ = compiled.allows(access, topic.as_bytes());
             }
         }

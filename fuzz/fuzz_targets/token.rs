@@ -32,10 +32,17 @@ fuzz_target!(|data: &[u8]| {
     if let Some(jwt) = Jwt::recognise(data) {
         let _ = verifier.verify(&jwt, 1_800_000_000.0);
     }
-    let split = data.iter().position(|b| *b == 0xff).unwrap_or(data.len() / 2);
+    let split = data
+        .iter()
+        .position(|b| *b == 0xff)
+        .unwrap_or(data.len() / 2);
     let (header, claims) = data.split_at(split);
     let claims = claims.get(1..).unwrap_or_default();
-    let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims));
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
     let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()).unwrap();
     let signature =
         jsonwebtoken::crypto::sign(input.as_bytes(), &key, jsonwebtoken::Algorithm::HS256).unwrap();
