@@ -275,7 +275,8 @@ fn parse_bool(option: &str, value: &str) -> Result<bool, ConfigError> {
     }
 }
 
-/// Authentication methods are compared case-insensitively, so they are kept upper-case.
+/// Authentication methods are compared ASCII-case-insensitively, so they are kept in ASCII
+/// upper case (Unicode upper-casing could change their length: `ß` becomes `SS`).
 fn parse_methods(value: &str) -> Result<Vec<String>, ConfigError> {
     let mut methods: Vec<String> = Vec::new();
     for method in value.split(',').map(str::trim) {
@@ -285,7 +286,7 @@ fn parse_methods(value: &str) -> Result<Vec<String>, ConfigError> {
                 format!("empty method name in '{value}'"),
             ));
         }
-        let method = method.to_uppercase();
+        let method = method.to_ascii_uppercase();
         if !methods.contains(&method) {
             methods.push(method);
         }

@@ -2,8 +2,9 @@
 //! one of them stands for the token's user or the client's id, filled in at CONNECT.
 //!
 //! A value that could change a pattern's shape rather than fill one level (empty, or
-//! holding `+`, `#`, `/` or NUL) disables every pattern that uses it: a client cannot
-//! widen its own rights by choosing its id.
+//! holding `+`, `#`, `/` or NUL) disables every pattern that uses it, and so does one
+//! starting with `$`, which as a first level would reach `$SYS` or `$CONTROL`: a client
+//! cannot widen its own rights by choosing its id.
 
 use crate::token::AclPatterns;
 
@@ -45,8 +46,9 @@ impl Values<'_> {
             Placeholder::User => Some(self.user),
             Placeholder::ClientId => self.client_id,
         }?;
-        let shapes_topic = value.is_empty() || value.contains(['+', '#', '/', '\0']);
-        (!shapes_topic).then_some(value)
+        let unsafe_value =
+            value.is_empty() || value.starts_with('$') || value.contains(['+', '#', '/', '\0']);
+        (!unsafe_value).then_some(value)
     }
 }
 
@@ -80,7 +82,7 @@ pub fn substitute(patterns: &AclPatterns, values: &Values<'_>) -> (AclPatterns, 
         .into_iter()
         .map(|p| {
             format!(
-                "the {} is empty or holds '+', '#', '/' or NUL; patterns using it match nothing",
+                "the {} is empty, starts with '$' or holds '+', '#', '/' or NUL; patterns using it match nothing",
                 p.name()
             )
         })
@@ -166,15 +168,25 @@ mod tests {
 
     #[test]
     fn hostile_values_disable_the_patterns_that_use_them() {
-        for hostile in ["a/+", "#", "x/y", "", "nul\0byte", "+"] {
+        for hostile in [
+            "a/+",
+            "#",
+            "x/y",
+            "",
+            "nul\0byte",
+            "+",
+            "$SYS",
+            "$CONTROL",
+            "$",
+        ] {
             let (filled, notes) = fill(&["c/%c/in", "u/%u", "fixed"], "alice", Some(hostile));
             assert_eq!(filled, ["u/alice", "fixed"], "{hostile:?}");
             assert_eq!(notes.len(), 1, "{hostile:?}");
-            assert!(notes[0].starts_with("the client id is empty or holds"));
+            assert!(notes[0].starts_with("the client id is empty, starts with '$' or holds"));
 
             let (filled, notes) = fill(&["c/%c", "u/${username}/x", "fixed"], hostile, Some("dev"));
             assert_eq!(filled, ["c/dev", "fixed"], "{hostile:?}");
-            assert!(notes[0].starts_with("the user is empty"));
+            assert!(notes[0].starts_with("the user is empty, starts with '$'"));
         }
         let (filled, _) = fill(&["c/%c", "fixed"], "alice", None);
         assert_eq!(filled, ["fixed"]);

@@ -80,6 +80,50 @@ fn a_client_is_disconnected_within_a_second_of_expiry_with_its_will() {
     );
 }
 
+/// Mosquitto re-checks a durable session's subscriptions as it disconnects it; they are
+/// the client's rights, so they survive the kick and serve it when it comes back.
+#[test]
+fn a_durable_session_kicked_at_expiry_keeps_its_subscriptions() {
+    let broker = Broker::start(&BrokerConfig::with_secret(SECRET));
+    let rights = |exp: u64| {
+        token(
+            "alice",
+            json!({"exp": exp, "subscribe_acl": "a/#", "receive_acl": "a/#"}),
+        )
+    };
+    let durable = |t: &str| {
+        let mut options = v5::login(broker.port, "durable", "alice", t);
+        options.set_clean_start(false);
+        options.set_session_expiry_interval(Some(3600));
+        Mqtt5::connect(options).unwrap()
+    };
+    let client = durable(&rights(now() + 2));
+    assert!(matches!(
+        client.subscribe("a/#"),
+        SubscribeReasonCode::Success(_)
+    ));
+    client.wait_closed();
+    broker
+        .log
+        .wait_for_text("token of client 'durable' has expired; disconnecting it");
+    let back = durable(&rights(now() + 600));
+    let publisher = Mqtt5::login(
+        broker.port,
+        "publisher",
+        "publisher",
+        &token("publisher", json!({"publish_acl": "a/#"})),
+    )
+    .unwrap();
+    assert_eq!(
+        publisher.publish("a/1", "for the durable session"),
+        PubAckReason::Success
+    );
+    assert_eq!(
+        back.next_message(),
+        ("a/1".into(), "for the durable session".into())
+    );
+}
+
 #[test]
 fn with_expiry_will_false_the_will_is_not_sent() {
     let broker = Broker::start(&BrokerConfig::with_secret(SECRET).option("expiry_will", "false"));
@@ -315,8 +359,26 @@ fn placeholders_follow_the_client_and_hostile_ids_get_nothing() {
         );
         assert!(accepted(client.publish("users/alice/2", "x")), "{hostile}");
         broker.log.wait_for_text(&format!(
-            "jwt-auth: client '{hostile}': the client id is empty or holds '+', '#', '/' or NUL; patterns using it match nothing"
+            "jwt-auth: client '{hostile}': the client id is empty, starts with '$' or holds '+', '#', '/' or NUL; patterns using it match nothing"
         ));
+    }
+    // A client id starting with `$` would turn `%c/#` into `$CONTROL/#` or `$SYS/#`.
+    let rooted = token(
+        "alice",
+        json!({"publish_acl": "%c/#", "subscribe_acl": "%c/#", "receive_acl": "%c/#"}),
+    );
+    for id in ["$CONTROL", "$SYS"] {
+        let client = Mqtt5::login(broker.port, id, "alice", &rooted).unwrap();
+        assert_eq!(
+            client.publish(&format!("{id}/dynamic-security/v1"), "{}"),
+            PubAckReason::NotAuthorized,
+            "{id}"
+        );
+        assert_eq!(
+            client.subscribe(&format!("{id}/#")),
+            SubscribeReasonCode::NotAuthorized,
+            "{id}"
+        );
     }
     // An empty client id gets one assigned by the broker before authentication.
     let client = Mqtt5::login(broker.port, "", "alice", &t).unwrap();

@@ -21,12 +21,22 @@ impl<B: Broker> Plugin<B> {
         // Collected first, then kicked with no borrow held: each kick runs this plugin's
         // DISCONNECT callback, and the will's ACL check, before it returns.
         let due = self.sessions().expired_live(now, self.config.expiry_will);
-        for client_id in due {
+        for (client, client_id) in due {
             let id = sanitize(&String::from_utf8_lossy(&client_id));
             let line =
                 format!("{LOG_PREFIX}: token of client '{id}' has expired; disconnecting it");
             self.broker.log(LogLevel::Notice, &line);
-            if let Err(e) = self.broker.kick(&client_id, self.config.expiry_will) {
+            // While the broker disconnects it, the client's checks are judged by its rights:
+            // Mosquitto re-checks a durable session's subscriptions before it goes offline,
+            // and denying them would delete them.
+            self.kicking.set(Some(client));
+            let kicked = self.broker.kick(&client_id, self.config.expiry_will);
+            self.kicking.set(None);
+            if let Err(e) = kicked {
+                // Still connected: no will is coming, and every check stays denied.
+                if let Some(session) = self.sessions().get_mut(client) {
+                    session.will_after_expiry = false;
+                }
                 let line = format!("{LOG_PREFIX}: cannot disconnect client '{id}': {e}");
                 self.broker.log(LogLevel::Warning, &line);
             }

@@ -62,6 +62,8 @@ pub struct Plugin<B: Broker> {
     /// TICK arrives (not with `per_listener_settings` on 2.0.11 to 2.0.14), so it can
     /// close a re-check pass.
     ticks_seen: Cell<bool>,
+    /// The client being disconnected at expiry, while the broker does it.
+    kicking: Cell<Option<Client>>,
 }
 
 const LOG_PREFIX: &str = "jwt-auth";
@@ -103,6 +105,7 @@ impl<B: Broker> Plugin<B> {
             fingerprints: RandomState::new(),
             recheck_pass: Cell::new(false),
             ticks_seen: Cell::new(false),
+            kicking: Cell::new(None),
         })
     }
 
@@ -156,9 +159,10 @@ impl<B: Broker> Plugin<B> {
             sessions.remove(client);
             return AclDecision::Defer;
         }
-        // The clock is read only for tokens that expire. A client disconnected at expiry
-        // with its will still has that will judged by its rights.
+        // The clock is read only for tokens that expire. A client being disconnected at
+        // expiry, and its will, are still judged by its rights.
         if let Some(deadline) = session.expires_at
+            && self.kicking.get() != Some(client)
             && self.broker.now() >= deadline
             && !(access == Some(Access::Write) && std::mem::take(&mut session.will_after_expiry))
         {

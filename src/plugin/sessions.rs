@@ -187,6 +187,9 @@ impl Sessions {
 
     /// A re-authenticated client's new token: its rights and deadline replace the old.
     pub fn replace_rights(&mut self, client: Client, rights: Rights) {
+        // Each re-authentication leaves an entry behind: a client re-authenticating in a
+        // loop must not grow the queue.
+        self.compact_deadlines();
         let generation = self.next_generation();
         let Some(session) = self.by_client.get_mut(&client) else {
             return;
@@ -201,7 +204,7 @@ impl Sessions {
 
     /// The client ids of live sessions whose token has expired by `now`, each once; with
     /// `with_will`, the will each is about to publish is still judged by its rights.
-    pub fn expired_live(&mut self, now: f64, with_will: bool) -> Vec<Box<[u8]>> {
+    pub fn expired_live(&mut self, now: f64, with_will: bool) -> Vec<(Client, Box<[u8]>)> {
         let mut due = Vec::new();
         let Some(deadlines) = &mut self.deadlines else {
             return due;
@@ -212,7 +215,7 @@ impl Sessions {
                 && session.is_live()
             {
                 session.will_after_expiry = with_will;
-                due.push(session.client_id.clone());
+                due.push((deadline.client, session.client_id.clone()));
             }
         }
         due

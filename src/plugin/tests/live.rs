@@ -92,13 +92,83 @@ fn a_client_gone_before_its_deadline_is_not_kicked_and_its_entry_is_dropped() {
 #[test]
 fn the_will_of_a_client_kicked_at_expiry_is_judged_by_its_rights_once() {
     let h = Harness::new(&[]);
-    let t = token(json!({"exp": NOW + 10.0, "publish_acl": "wills/alice"}));
+    let t = token(json!({"exp": NOW + 10.0, "publish_acl": "wills/alice", "receive_acl": "#"}));
     assert_eq!(h.connect(1, "c", None, &t), AuthDecision::Accept);
     h.broker.now.set(NOW + 10.5);
     h.plugin.tick();
     kick_done(&h, 1);
+    // A delivery to the offline session does not use up the will's allowance.
+    assert_eq!(h.check(1, Access::Read, "wills/alice"), AclDecision::Deny);
     assert_eq!(h.check(1, Access::Write, "wills/alice"), AclDecision::Allow);
     assert_eq!(h.check(1, Access::Read, "wills/alice"), AclDecision::Deny);
+}
+
+#[test]
+fn after_a_takeover_the_old_deadline_kicks_nobody() {
+    let h = Harness::new(&[]);
+    let short = token(json!({"exp": NOW + 10.0}));
+    assert_eq!(h.connect(1, "dev", None, &short), AuthDecision::Accept);
+    // The same client id connects elsewhere; the broker disconnects the old connection.
+    let long = token(json!({"exp": NOW + 100.0}));
+    assert_eq!(h.connect(2, "dev", None, &long), AuthDecision::Accept);
+    h.plugin.disconnect(Client(1));
+    h.broker.now.set(NOW + 11.0);
+    h.plugin.tick();
+    assert!(
+        kicks(&h).is_empty(),
+        "the new connection of 'dev' must not be kicked"
+    );
+}
+
+#[test]
+fn a_new_enhanced_connection_at_a_freed_address_is_not_a_reauthentication() {
+    let h = Harness::new(&[]);
+    let t = token(json!({"subscribe_acl": "a/#", "receive_acl": "a/#"}));
+    assert_eq!(
+        enhanced(&h, 1, "dev", None, b"JWT", Some(&t)),
+        AuthDecision::Accept
+    );
+    h.plugin.disconnect(Client(1));
+    // The same device again, its new client at the old client's address.
+    assert_eq!(
+        enhanced(&h, 1, "dev", None, b"JWT", Some(&t)),
+        AuthDecision::Accept
+    );
+    assert!(h.logs().iter().all(|l| !l.contains("re-authenticated")));
+    // A fresh, online session: it may subscribe (an offline one could not).
+    assert_eq!(h.check(1, Access::Subscribe, "a/b"), AclDecision::Allow);
+}
+
+#[test]
+fn checks_made_while_the_broker_kicks_are_judged_by_the_rights() {
+    let h = Harness::new(&[]);
+    let t = token(json!({"exp": NOW + 10.0, "subscribe_acl": "a/#", "publish_acl": "w"}));
+    assert_eq!(h.connect(1, "dev", None, &t), AuthDecision::Accept);
+    h.broker.now.set(NOW + 10.5);
+    // What Mosquitto does inside the kick: re-check the durable session's subscriptions.
+    h.plugin.kicking.set(Some(Client(1)));
+    assert_eq!(h.check(1, Access::Subscribe, "a/b"), AclDecision::Allow);
+    assert_eq!(h.check(1, Access::Subscribe, "b"), AclDecision::Deny);
+    h.plugin.kicking.set(None);
+    assert_eq!(h.check(1, Access::Subscribe, "a/b"), AclDecision::Deny);
+}
+
+#[test]
+fn reauthentication_in_a_loop_does_not_grow_the_deadline_queue() {
+    let h = Harness::new(&[]);
+    let t = token(json!({"exp": NOW + 100.0}));
+    assert_eq!(
+        enhanced(&h, 1, "dev", None, b"JWT", Some(&t)),
+        AuthDecision::Accept
+    );
+    for _ in 0..10_000 {
+        assert_eq!(
+            h.plugin
+                .ext_auth_start(Client(1), Some(b"JWT"), Some(t.as_bytes())),
+            AuthDecision::Accept
+        );
+    }
+    assert!(h.plugin.sessions.borrow().deadline_count() <= 64);
 }
 
 #[test]
@@ -334,6 +404,21 @@ fn placeholders_are_filled_and_hostile_values_match_nothing() {
         AclDecision::Allow
     );
 
+    let t_rooted =
+        token(json!({"publish_acl": "%c/#", "subscribe_acl": "%c/#", "receive_acl": "%c/#"}));
+    for (address, id) in [(20, "$CONTROL"), (21, "$SYS")] {
+        assert_eq!(
+            h.connect(address, id, None, &t_rooted),
+            AuthDecision::Accept
+        );
+        for access in [Access::Write, Access::Subscribe, Access::Read] {
+            assert_eq!(
+                h.check(address, access, &format!("{id}/dynamic-security/v1")),
+                AclDecision::Deny,
+                "{id} {access:?}"
+            );
+        }
+    }
     for (address, hostile) in [(2, "a/+"), (3, "#"), (4, "x/y"), (5, ""), (6, "+")] {
         assert_eq!(
             h.connect(address, hostile, None, &t),
@@ -364,9 +449,9 @@ fn placeholders_are_filled_and_hostile_values_match_nothing() {
         );
     }
     assert!(
-        h.notices()
-            .iter()
-            .any(|l| l.starts_with("jwt-auth: client 'a/+': the client id is empty or holds")),
+        h.notices().iter().any(|l| l.starts_with(
+            "jwt-auth: client 'a/+': the client id is empty, starts with '$' or holds"
+        )),
         "{:?}",
         h.notices()
     );
@@ -375,10 +460,18 @@ fn placeholders_are_filled_and_hostile_values_match_nothing() {
 #[test]
 fn a_hostile_user_claim_cannot_widen_its_patterns() {
     let h = Harness::new(&[]);
-    for user in ["#", "a/b", "+"] {
-        let t = hs256(&json!({"username": user, "exp": NOW + 60.0, "publish_acl": "users/%u"}));
+    for user in ["#", "a/b", "+", "$SYS"] {
+        let t = hs256(
+            &json!({"username": user, "exp": NOW + 60.0, "publish_acl": ["users/%u", "%u/#"]}),
+        );
         assert_eq!(h.connect(1, "c", None, &t), AuthDecision::Accept);
-        for topic in ["users/a/b", "users/x", "users/#", "users/+"] {
+        for topic in [
+            "users/a/b",
+            "users/x",
+            "users/#",
+            "users/+",
+            "$SYS/broker/version",
+        ] {
             assert_eq!(
                 h.check(1, Access::Write, topic),
                 AclDecision::Deny,
