@@ -22,8 +22,10 @@ pub enum Access {
     Unsubscribe,
 }
 
-/// The topic rights granted by one token.
-#[derive(Debug)]
+/// The topic rights granted by one token. Two ACLs are equal when they grant the same
+/// (their tries are canonical: patterns in any order, duplicates folded), which lets
+/// clients with the same rights share one.
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Acl {
     publish: TopicSet,
     subscribe: Vec<Box<str>>,
@@ -83,24 +85,39 @@ fn valid_patterns<'p>(
 const NONE: u32 = u32::MAX;
 const ROOT: u32 = 0;
 
-#[derive(Clone, Copy, Debug)]
+/// 16 bytes: a device's ten patterns make some twenty nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Node {
     parent: u32,
     /// This node's literal children are `edges[first_edge..first_edge + edge_count]`,
-    /// sorted by label.
+    /// sorted by label. (A token fits in 65,535 bytes, so a node has fewer children.)
     first_edge: u32,
-    edge_count: u32,
     /// The child reached by `+`, or NONE.
     plus: u32,
-    /// Reached from its parent through `+` rather than a literal.
-    via_plus: bool,
-    /// A pattern ends here.
-    ends: bool,
-    /// A pattern continues here with `#`.
-    hash: bool,
+    edge_count: u16,
+    flags: u8,
 }
 
-#[derive(Clone, Copy, Debug)]
+/// Reached from its parent through `+` rather than a literal.
+const VIA_PLUS: u8 = 1;
+/// A pattern ends here.
+const ENDS: u8 = 2;
+/// A pattern continues here with `#`.
+const HASH: u8 = 4;
+
+impl Node {
+    fn via_plus(&self) -> bool {
+        self.flags & VIA_PLUS != 0
+    }
+    fn ends(&self) -> bool {
+        self.flags & ENDS != 0
+    }
+    fn hash(&self) -> bool {
+        self.flags & HASH != 0
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Edge {
     label_start: u32,
     label_len: u32,
@@ -108,7 +125,7 @@ struct Edge {
 }
 
 /// A set of topic filters, answering "does any of them match this topic?".
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct TopicSet {
     nodes: Box<[Node]>,
     edges: Box<[Edge]>,
@@ -171,16 +188,15 @@ impl TopicSet {
                 first_edge: 0,
                 edge_count: 0,
                 plus: b.plus.map_or(NONE, index),
-                via_plus: false,
-                ends: b.ends,
-                hash: b.hash,
+                flags: if b.ends { ENDS } else { 0 } | if b.hash { HASH } else { 0 },
             })
             .collect();
         let mut edges = Vec::new();
         let mut labels = Vec::new();
         for (i, b) in tree.iter().enumerate() {
             nodes[i].first_edge = index(edges.len());
-            nodes[i].edge_count = index(b.literal.len());
+            nodes[i].edge_count =
+                u16::try_from(b.literal.len()).expect("a token is far smaller than 65,535 levels");
             for (label, &child) in &b.literal {
                 edges.push(Edge {
                     label_start: index(labels.len()),
@@ -192,7 +208,7 @@ impl TopicSet {
             }
             if let Some(child) = b.plus {
                 nodes[child].parent = index(i);
-                nodes[child].via_plus = true;
+                nodes[child].flags |= VIA_PLUS;
             }
         }
         TopicSet {
@@ -207,8 +223,8 @@ impl TopicSet {
     }
 
     fn literal_child(&self, node: &Node, level: &[u8]) -> Option<u32> {
-        let edges =
-            &self.edges[node.first_edge as usize..(node.first_edge + node.edge_count) as usize];
+        let first = node.first_edge as usize;
+        let edges = &self.edges[first..first + usize::from(node.edge_count)];
         edges
             .binary_search_by(|edge| self.label(edge).cmp(level))
             .ok()
@@ -232,12 +248,12 @@ impl TopicSet {
         let mut cut = 0;
         loop {
             let here = &self.nodes[node as usize];
-            if here.hash && wild_allowed(node) {
+            if here.hash() && wild_allowed(node) {
                 return true;
             }
             let mut next = None;
             if cut == end {
-                if here.ends {
+                if here.ends() {
                     return true;
                 }
             } else {
@@ -263,7 +279,7 @@ impl TopicSet {
                 let child = &self.nodes[node as usize];
                 let parent = child.parent;
                 let plus = self.nodes[parent as usize].plus;
-                if !child.via_plus && plus != NONE && wild_allowed(parent) {
+                if !child.via_plus() && plus != NONE && wild_allowed(parent) {
                     // The `+` sibling consumes the same level, so `cut` stays.
                     node = plus;
                     break;

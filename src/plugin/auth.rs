@@ -2,13 +2,10 @@
 //! enhanced authentication (EXT_AUTH_START), re-authentication, and the broker's re-check
 //! of every client on reload.
 
-use std::hash::BuildHasher;
-use std::sync::Arc;
-
-use crate::acl::Acl;
 use crate::config::TokenSource;
 use crate::placeholders::{self, Values};
 use crate::token::{Jwt, VerifiedToken, sanitize};
+use std::hash::BuildHasher;
 
 use super::sessions::{Rights, Session};
 use super::{AuthDecision, Broker, Client, LOG_PREFIX, LogLevel, Plugin};
@@ -326,9 +323,17 @@ impl<B: Broker> Plugin<B> {
                 );
                 self.broker.log(LogLevel::Notice, &line);
             }
-            Some(Arc::new(Acl::compile(&patterns, &self.claim_names)?))
+            Some(
+                self.shared_acls
+                    .borrow_mut()
+                    .get_or_compile(&patterns, &self.claim_names)?,
+            )
         } else {
-            Some(Arc::new(Acl::compile(&token.acl, &self.claim_names)?))
+            Some(
+                self.shared_acls
+                    .borrow_mut()
+                    .get_or_compile(&token.acl, &self.claim_names)?,
+            )
         };
         Ok(Rights {
             acl,

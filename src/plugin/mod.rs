@@ -6,6 +6,7 @@ pub mod broker;
 mod deadlines;
 mod expiry;
 mod sessions;
+mod shared_acls;
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::hash::RandomState;
@@ -54,6 +55,7 @@ pub struct Plugin<B: Broker> {
     claim_names: ClaimNames,
     events: Cell<OptionalEvents>,
     sessions: RefCell<Sessions>,
+    shared_acls: RefCell<shared_acls::SharedAcls>,
     /// Keys for token fingerprints, random per instance.
     fingerprints: RandomState,
     /// Between a RELOAD and the next TICK the broker re-checks every client it holds,
@@ -102,6 +104,7 @@ impl<B: Broker> Plugin<B> {
             verifier: RefCell::new(verifier),
             events: Cell::default(),
             sessions: RefCell::new(sessions),
+            shared_acls: RefCell::default(),
             fingerprints: RandomState::new(),
             recheck_pass: Cell::new(false),
             ticks_seen: Cell::new(false),

@@ -138,7 +138,9 @@ impl Session {
 
 #[derive(Default)]
 pub struct Sessions {
-    by_client: HashMap<Client, Session, BuildHasherDefault<AddressHasher>>,
+    /// Boxed: the table keeps spare slots (up to half of them when it has just grown), and
+    /// a spare slot then costs 16 bytes rather than a whole session.
+    by_client: HashMap<Client, Box<Session>, BuildHasherDefault<AddressHasher>>,
     /// A session that ended with its connection: only its own last checks (the will) may
     /// still come.
     ending: Option<Client>,
@@ -182,7 +184,7 @@ impl Sessions {
         self.compact_deadlines();
         session.generation = self.next_generation();
         self.schedule(client, session.generation, session.expires_at);
-        self.by_client.insert(client, session);
+        self.by_client.insert(client, Box::new(session));
     }
 
     /// A re-authenticated client's new token: its rights and deadline replace the old.
@@ -271,7 +273,9 @@ impl Sessions {
     }
 
     pub fn get_mut(&mut self, client: Client) -> Option<&mut Session> {
-        self.by_client.get_mut(&client)
+        self.by_client
+            .get_mut(&client)
+            .map(|session| &mut **session)
     }
 
     pub fn remove(&mut self, client: Client) {
