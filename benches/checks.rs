@@ -152,9 +152,10 @@ fn subscribe_coverage(c: &mut Criterion) {
     group.finish();
 }
 
-/// BASIC_AUTH as at each CONNECT: token recognised and verified, claims checked, ACL
-/// compiled, session recorded; then DISCONNECT of an MQTT 3 clean session, so the table
-/// stays small. Each iteration is a new client address.
+/// BASIC_AUTH as at each CONNECT: token recognised and verified (or found in the token
+/// cache), claims checked, ACL compiled (or shared), session recorded; then DISCONNECT of
+/// an MQTT 3 clean session, so the table stays small. Each iteration is a new client
+/// address.
 fn basic_auth(c: &mut Criterion) {
     let mut group = c.benchmark_group("basic_auth");
     group
@@ -184,8 +185,20 @@ fn basic_auth(c: &mut Criterion) {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/keys/rsa.pub.pem"
     );
-    let plugin = plugin(&[("algorithm", "HS256,RS256"), ("public_key_file", rsa)]);
-    for (name, token) in [("HS256", hs), ("RS256", rs256)] {
+    // Every iteration presents the same token: with the token cache (the default) it is
+    // verified once; with `token_cache 0`, every time.
+    let uncached = plugin(&[
+        ("algorithm", "HS256,RS256"),
+        ("public_key_file", rsa),
+        ("token_cache", "0"),
+    ]);
+    let cached = plugin(&[("algorithm", "HS256,RS256"), ("public_key_file", rsa)]);
+    for (name, plugin, token) in [
+        ("HS256", &uncached, &hs),
+        ("RS256", &uncached, &rs256),
+        ("HS256 cached", &cached, &hs),
+        ("RS256 cached", &cached, &rs256),
+    ] {
         let mut address = 0x1000usize;
         group.bench_function(name, |b| {
             b.iter(|| {

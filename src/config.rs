@@ -55,6 +55,8 @@ pub struct Config {
     pub token_source: TokenSource,
     /// A claim that, when `true`, grants every topic action.
     pub superuser_claim: Option<String>,
+    /// How many verified tokens are kept to skip verifying them again; 0 for none.
+    pub token_cache: usize,
     /// Debug builds only (`plugin_opt_test_panic`): callbacks that panic for a client whose
     /// id starts with `panic-<callback>`, to show that a panic inside the plugin becomes a
     /// refusal or a denial. Release builds do not know the option.
@@ -97,7 +99,7 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-const OPTIONS: [&str; 19] = [
+const OPTIONS: [&str; 20] = [
     "algorithm",
     "secret_key",
     "secret_key_file",
@@ -117,6 +119,7 @@ const OPTIONS: [&str; 19] = [
     "auth_methods",
     "token_source",
     "superuser_claim",
+    "token_cache",
 ];
 
 impl Config {
@@ -164,6 +167,11 @@ impl Config {
                 "auth_methods" => config.auth_methods = parse_methods(value)?,
                 "token_source" => config.token_source = parse_token_source(value)?,
                 "superuser_claim" => config.superuser_claim = Some(claim_name(name, value)?),
+                "token_cache" => {
+                    config.token_cache = value.parse().map_err(|_| {
+                        ConfigError::new(name, format!("'{value}' is not a whole number of tokens"))
+                    })?
+                }
                 #[cfg(debug_assertions)]
                 "test_panic" => {
                     config.test_panic = value.split(',').map(|e| e.trim().to_owned()).collect()
@@ -230,6 +238,7 @@ impl Default for Config {
             auth_methods: vec!["JWT".into()],
             token_source: TokenSource::Password,
             superuser_claim: None,
+            token_cache: 4096,
             #[cfg(debug_assertions)]
             test_panic: Vec::new(),
         }
@@ -381,6 +390,7 @@ mod tests {
         assert_eq!(config.auth_methods, vec!["JWT".to_owned()]);
         assert_eq!(config.token_source, TokenSource::Password);
         assert_eq!(config.superuser_claim, None);
+        assert_eq!(config.token_cache, 4096);
     }
 
     #[test]
@@ -404,6 +414,7 @@ mod tests {
             ("auth_methods", "jwt, Bearer,JWT"),
             ("token_source", "either"),
             ("superuser_claim", "admin"),
+            ("token_cache", "0"),
         ])
         .unwrap();
         assert_eq!(config.algorithms.to_string(), "RS256,ES256");
@@ -427,6 +438,7 @@ mod tests {
         assert_eq!(config.auth_methods, vec!["JWT", "BEARER"]);
         assert_eq!(config.token_source, TokenSource::Either);
         assert_eq!(config.superuser_claim.as_deref(), Some("admin"));
+        assert_eq!(config.token_cache, 0);
     }
 
     #[test]
@@ -510,6 +522,11 @@ mod tests {
                 "'header' is not one of password, username, either",
             ),
             (&[("superuser_claim", " ")], "superuser_claim", "is empty"),
+            (
+                &[("token_cache", "-1")],
+                "token_cache",
+                "not a whole number",
+            ),
             (
                 &[("algorithm", "HS256,")],
                 "algorithm",

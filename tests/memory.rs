@@ -82,8 +82,13 @@ fn token(i: usize, shared: bool) -> String {
 }
 
 /// Bytes the plugin still holds per client after `CLIENTS` clients authenticated.
-fn held_per_client(shared: bool) -> f64 {
-    let plugin = Plugin::new(Fleet, [("secret_key", SECRET)]).unwrap();
+/// `token_cache` is the option's value: the cache is a fixed budget, measured apart.
+fn held_per_client(shared: bool, token_cache: &str) -> f64 {
+    let plugin = Plugin::new(
+        Fleet,
+        [("secret_key", SECRET), ("token_cache", token_cache)],
+    )
+    .unwrap();
     let tokens: Vec<String> = (0..CLIENTS).map(|i| token(i, shared)).collect();
     let before = HELD.load(Ordering::Relaxed);
     for (i, token) in tokens.iter().enumerate() {
@@ -100,12 +105,16 @@ fn held_per_client(shared: bool) -> f64 {
 // One test, not two: the counter is global and tests run in parallel.
 #[test]
 fn a_client_with_ten_patterns_costs_under_a_kibibyte_and_equal_claims_share_their_acl() {
-    let own = held_per_client(false);
-    let shared = held_per_client(true);
+    let own = held_per_client(false, "0");
+    let shared = held_per_client(true, "0");
     eprintln!(
         "bytes held per client: {own:.0} with its own ten patterns, {shared:.0} with shared ones"
     );
     assert!(own < 1024.0, "{own} bytes per client");
     // Sharing leaves only the session itself per client.
     assert!(shared < own / 2.0, "{shared} vs {own}");
+    // The token cache adds a bounded amount per cached token (4,096 tokens by default).
+    let cached = held_per_client(false, "4096") - own;
+    eprintln!("bytes per cached token: {cached:.0}");
+    assert!(cached < 2048.0, "{cached} bytes per cached token");
 }

@@ -293,11 +293,20 @@ impl<B: Broker> Plugin<B> {
         Ok(())
     }
 
+    /// Verifies a token, or finds it in the cache of tokens verified before.
     fn verify(&self, jwt: &Jwt<'_>, now: f64) -> Result<VerifiedToken, String> {
-        self.verifier
+        if let Some(cached) = self.token_cache.borrow_mut().get(jwt.as_str(), now) {
+            return Ok(cached);
+        }
+        let verified = self
+            .verifier
             .borrow()
             .verify(jwt, now)
-            .map_err(|r| r.to_string())
+            .map_err(|r| r.to_string())?;
+        self.token_cache
+            .borrow_mut()
+            .insert(jwt.as_str(), &verified);
+        Ok(verified)
     }
 
     /// Compiles what a token grants this client, placeholders filled in with its user and

@@ -7,6 +7,7 @@ mod deadlines;
 mod expiry;
 mod sessions;
 mod shared_acls;
+mod token_cache;
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::hash::RandomState;
@@ -56,6 +57,7 @@ pub struct Plugin<B: Broker> {
     events: Cell<OptionalEvents>,
     sessions: RefCell<Sessions>,
     shared_acls: RefCell<shared_acls::SharedAcls>,
+    token_cache: RefCell<token_cache::TokenCache>,
     /// Keys for token fingerprints, random per instance.
     fingerprints: RandomState,
     /// Between a RELOAD and the next TICK the broker re-checks every client it holds,
@@ -82,6 +84,7 @@ impl<B: Broker> Plugin<B> {
         } else {
             Sessions::default()
         };
+        let token_cache = token_cache::TokenCache::new(config.token_cache);
         let loaded = KeySet::load(&config, Purpose::Start)?;
         log_notes(&broker, &loaded.notes);
         broker.log(
@@ -105,6 +108,7 @@ impl<B: Broker> Plugin<B> {
             events: Cell::default(),
             sessions: RefCell::new(sessions),
             shared_acls: RefCell::default(),
+            token_cache: RefCell::new(token_cache),
             fingerprints: RandomState::new(),
             recheck_pass: Cell::new(false),
             ticks_seen: Cell::new(false),
@@ -215,6 +219,8 @@ impl<B: Broker> Plugin<B> {
                     loaded.keys.len()
                 );
                 self.verifier.borrow_mut().replace_keys(loaded.keys);
+                // A token cached under the old keys may not verify under the new ones.
+                self.token_cache.borrow_mut().clear();
                 self.broker.log(LogLevel::Info, &line);
                 for shortfall in loaded.shortfalls {
                     self.broker.log(

@@ -21,6 +21,8 @@ pub use claims::{AclPatterns, ClaimRules, VerifiedToken};
 /// decoding to a JSON object with an `alg` member. Anything else is not ours to judge.
 #[derive(Debug)]
 pub struct Jwt<'a> {
+    /// The whole token.
+    text: &'a str,
     /// `header.payload`: the bytes the signature covers.
     signing_input: &'a str,
     header: &'a str,
@@ -41,11 +43,19 @@ impl<'a> Jwt<'a> {
         // later), not someone else's password.
         let object: serde_json::Map<String, Value> = serde_json::from_slice(&decoded).ok()?;
         object.contains_key("alg").then_some(Jwt {
+            text,
             signing_input,
             header,
             payload,
             signature,
         })
+    }
+}
+
+impl Jwt<'_> {
+    /// The token as the client sent it.
+    pub fn as_str(&self) -> &str {
+        self.text
     }
 }
 
