@@ -4,6 +4,12 @@
 //! [`plugin`] logic, which uses the core: [`config`], [`keys`], [`token`], [`topic`] and
 //! [`acl`].
 
+// With no provider or both, jsonwebtoken has no default and panics at the first token.
+#[cfg(all(feature = "rust-crypto", feature = "aws-lc"))]
+compile_error!("choose one crypto backend: --no-default-features --features aws-lc");
+#[cfg(not(any(feature = "rust-crypto", feature = "aws-lc")))]
+compile_error!("a crypto backend is needed: the default rust-crypto, or --features aws-lc");
+
 pub mod acl;
 pub mod algorithm;
 pub mod config;
