@@ -3,7 +3,9 @@
 
 use jsonwebtoken::DecodingKey;
 
-use crate::algorithm::{Algorithm, KeyKind};
+#[cfg(feature = "rust-crypto")]
+use crate::algorithm::Algorithm;
+use crate::algorithm::KeyKind;
 use crate::signature::VerifyingKey;
 
 /// RFC 7518 section 3.3 asks for at least 2048 bits; the verifier accepts at most 8192.
@@ -39,10 +41,13 @@ pub fn rsa(pkcs1: &[u8], kind: KeyKind) -> Result<Material, String> {
             RSA_BITS.end()
         ));
     }
-    Ok(Material {
-        kind,
-        verifying: VerifyingKey::Jwt(DecodingKey::from_rsa_der(pkcs1)),
-    })
+    probed(
+        Material {
+            kind,
+            verifying: VerifyingKey::Jwt(DecodingKey::from_rsa_der(pkcs1)),
+        },
+        pkcs1,
+    )
 }
 
 /// An elliptic-curve public key from its SEC1 point encoding.
@@ -58,25 +63,33 @@ pub fn ec(kind: KeyKind, point: &[u8]) -> Result<Material, String> {
         }
         _ => return Err(format!("{kind} is not an elliptic-curve key")),
     };
-    probed(Material { kind, verifying })
+    probed(Material { kind, verifying }, point)
 }
 
 pub fn ed25519(public: &[u8]) -> Result<Material, String> {
     if public.len() != 32 {
         return Err("an Ed25519 key must be 32 bytes".into());
     }
-    probed(Material {
-        kind: KeyKind::Ed25519,
-        verifying: VerifyingKey::Jwt(DecodingKey::from_ed_der(public)),
-    })
+    probed(
+        Material {
+            kind: KeyKind::Ed25519,
+            verifying: VerifyingKey::Jwt(DecodingKey::from_ed_der(public)),
+        },
+        public,
+    )
 }
 
 /// Builds a verifier from the key, as every verification will: an invalid point fails here,
-/// at start-up, rather than on every CONNECT. (The RustCrypto keys were checked when made.)
-fn probed(material: Material) -> Result<Material, String> {
+/// at start-up, rather than on every CONNECT. (The RustCrypto keys were checked when made;
+/// RSA keys were loaded by the `rsa` crate, which verifies with them.)
+#[cfg(feature = "rust-crypto")]
+fn probed(material: Material, _public: &[u8]) -> Result<Material, String> {
     let VerifyingKey::Jwt(decoding) = &material.verifying else {
         return Ok(material);
     };
+    if matches!(material.kind, KeyKind::Rsa | KeyKind::RsaPss) {
+        return Ok(material);
+    }
     let Some(alg) = Algorithm::ALL
         .into_iter()
         .filter(|a| a.accepts(material.kind))
@@ -85,6 +98,25 @@ fn probed(material: Material) -> Result<Material, String> {
         return Err(format!("no algorithm uses an {}", material.kind));
     };
     match jsonwebtoken::crypto::verify("", b"", decoding, alg) {
+        Ok(_) => Ok(material),
+        Err(_) => Err(format!("not a valid {}", material.kind)),
+    }
+}
+
+/// Parses the key with aws-lc, which will verify with it. jsonwebtoken's aws-lc backend
+/// reads a key only inside `verify`, where a broken key and a wrong signature look alike,
+/// so a trial verification would not tell them apart.
+#[cfg(all(feature = "aws-lc", not(feature = "rust-crypto")))]
+fn probed(material: Material, public: &[u8]) -> Result<Material, String> {
+    use aws_lc_rs::signature::{self as lc, UnparsedPublicKey, VerificationAlgorithm};
+    let alg: &'static dyn VerificationAlgorithm = match material.kind {
+        KeyKind::EcP256 => &lc::ECDSA_P256_SHA256_FIXED,
+        KeyKind::EcP384 => &lc::ECDSA_P384_SHA384_FIXED,
+        KeyKind::Ed25519 => &lc::ED25519,
+        KeyKind::Rsa | KeyKind::RsaPss => &lc::RSA_PKCS1_2048_8192_SHA256,
+        _ => return Ok(material),
+    };
+    match UnparsedPublicKey::new(alg, public).parse() {
         Ok(_) => Ok(material),
         Err(_) => Err(format!("not a valid {}", material.kind)),
     }

@@ -637,8 +637,9 @@ fn rotation_tokens() -> (String, String) {
     )
 }
 
-#[test]
-fn reload_rotates_keys_and_keeps_them_when_the_new_file_is_bad() {
+/// A plugin reading the fixture key set from a file the test may rewrite, as an operator
+/// rotating keys would; the directory lives as long as the first value.
+fn with_key_set() -> (tempfile::TempDir, std::path::PathBuf, Harness) {
     let dir = tempfile::tempdir().unwrap();
     let jwks = dir.path().join("jwks.json");
     std::fs::copy(fixture("keys/jwks.json"), &jwks).unwrap();
@@ -646,6 +647,12 @@ fn reload_rotates_keys_and_keeps_them_when_the_new_file_is_bad() {
         ("algorithm", "HS256,RS256"),
         ("jwks_file", jwks.to_str().unwrap()),
     ]);
+    (dir, jwks, h)
+}
+
+#[test]
+fn reload_rotates_keys_and_keeps_them_when_the_new_file_is_bad() {
+    let (_dir, jwks, h) = with_key_set();
     let (current, next) = rotation_tokens();
     assert_eq!(h.connect(1, "c1", None, &current), AuthDecision::Accept);
     assert_eq!(h.connect(2, "c2", None, &next), AuthDecision::Refuse);
@@ -726,13 +733,7 @@ fn recheck(h: &Harness, address: usize, token: &str) -> AuthDecision {
 
 #[test]
 fn the_reload_recheck_keeps_connected_and_offline_clients_admitted() {
-    let dir = tempfile::tempdir().unwrap();
-    let jwks = dir.path().join("jwks.json");
-    std::fs::copy(fixture("keys/jwks.json"), &jwks).unwrap();
-    let h = Harness::new(&[
-        ("algorithm", "HS256,RS256"),
-        ("jwks_file", jwks.to_str().unwrap()),
-    ]);
+    let (_dir, jwks, h) = with_key_set();
     let (current, _) = rotation_tokens();
     assert_eq!(h.connect(1, "online", None, &current), AuthDecision::Accept);
     assert_eq!(
@@ -811,13 +812,7 @@ mod live;
 
 #[test]
 fn within_a_recheck_pass_an_offline_address_is_answered_once_and_only_for_its_client() {
-    let dir = tempfile::tempdir().unwrap();
-    let jwks = dir.path().join("jwks.json");
-    std::fs::copy(fixture("keys/jwks.json"), &jwks).unwrap();
-    let h = Harness::new(&[
-        ("algorithm", "HS256,RS256"),
-        ("jwks_file", jwks.to_str().unwrap()),
-    ]);
+    let (_dir, jwks, h) = with_key_set();
     let (current, _) = rotation_tokens();
     for address in [1, 2] {
         assert_eq!(

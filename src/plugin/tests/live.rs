@@ -507,10 +507,22 @@ fn a_cached_token_still_meets_the_checks_of_each_connection() {
     let t = token(json!({"publish_acl": "devices/%c/up"}));
     assert_eq!(h.connect(1, "dev-1", None, &t), AuthDecision::Accept);
     // The same token again: from the cache, but judged for this connection.
-    assert_eq!(h.connect(2, "dev-2", Some("mallory"), &t), AuthDecision::Refuse);
-    assert_eq!(h.connect(3, "dev-3", Some("alice"), &t), AuthDecision::Accept);
-    assert_eq!(h.check(3, Access::Write, "devices/dev-3/up"), AclDecision::Allow);
-    assert_eq!(h.check(3, Access::Write, "devices/dev-1/up"), AclDecision::Deny);
+    assert_eq!(
+        h.connect(2, "dev-2", Some("mallory"), &t),
+        AuthDecision::Refuse
+    );
+    assert_eq!(
+        h.connect(3, "dev-3", Some("alice"), &t),
+        AuthDecision::Accept
+    );
+    assert_eq!(
+        h.check(3, Access::Write, "devices/dev-3/up"),
+        AclDecision::Allow
+    );
+    assert_eq!(
+        h.check(3, Access::Write, "devices/dev-1/up"),
+        AclDecision::Deny
+    );
     assert_eq!(h.plugin.token_cache.borrow().len(), 1);
     // Expired: the cached entry is not used.
     let short = token(json!({"exp": NOW + 5.0}));
