@@ -417,6 +417,12 @@ fn client_state_does_not_grow_under_churn() {
             .unwrap()
             .disconnect();
     }
+    // The log arrives through a pipe: wait for the last line rather than read too early.
+    broker
+        .log
+        .wait_for_nth("the 200th authentication", 200, |l| {
+            l.ends_with(" client states held")
+        });
     let held = states_held(&broker);
     assert_eq!(held.len(), 200);
     assert!(
@@ -442,6 +448,9 @@ fn client_state_does_not_grow_under_churn() {
         expires.saturating_sub(tokens::now()) + 1,
     ));
     Mqtt5::login(broker.port, "after", "alice", &t).unwrap();
+    broker
+        .log
+        .wait_for_text("client 'after' authenticated as 'alice'");
     let last = *states_held(&broker).last().unwrap();
     assert!(last <= 64, "{last} states held after the churn");
 }

@@ -157,7 +157,10 @@ fn two_hundred_hostile_clients_at_once_leave_the_broker_serving() {
     assert!(accepted(valid.publish("a/1", "still serving")));
 
     // One line from the plugin per hostile client: a refusal with its reason, or the note
-    // that the password is not a JWT.
+    // that the password is not a JWT. The valid client's line comes after all of them.
+    broker
+        .log
+        .wait_for_text("client 'valid-after' authenticated as 'alice'");
     let lines = broker.log.lines();
     for (id, what, expect, _) in &results {
         let quoted = format!("client '{id}'");
