@@ -4,7 +4,8 @@
 
 use crate::config::TokenSource;
 use crate::placeholders::{self, Values};
-use crate::token::{Jwt, VerifiedToken, sanitize};
+use crate::token::{AclPatterns, Jwt, VerifiedToken, sanitize};
+use std::borrow::Cow;
 use std::hash::BuildHasher;
 
 use super::sessions::{Rights, Session};
@@ -314,41 +315,43 @@ impl<B: Broker> Plugin<B> {
     fn rights(&self, client: Client, token: &VerifiedToken) -> Result<Rights, String> {
         let acl = if token.acl.is_absent() {
             None
-        } else if placeholders::any_in(&token.acl) {
-            let (patterns, notes) = self.broker.with_client_id(client, |id| {
-                let client_id = std::str::from_utf8(id.unwrap_or_default()).ok();
-                placeholders::substitute(
-                    &token.acl,
-                    &Values {
-                        user: &token.user,
-                        client_id,
-                    },
-                )
-            });
-            for note in notes {
-                let line = format!(
-                    "{LOG_PREFIX}: client '{}': {note}",
-                    self.client_label(client)
-                );
-                self.broker.log(LogLevel::Notice, &line);
-            }
-            Some(
-                self.shared_acls
-                    .borrow_mut()
-                    .get_or_compile(&patterns, &self.claim_names)?,
-            )
         } else {
-            Some(
-                self.shared_acls
-                    .borrow_mut()
-                    .get_or_compile(&token.acl, &self.claim_names)?,
-            )
+            let patterns = if placeholders::any_in(&token.acl) {
+                Cow::Owned(self.fill_placeholders(client, token))
+            } else {
+                Cow::Borrowed(&token.acl)
+            };
+            let mut shared = self.shared_acls.borrow_mut();
+            Some(shared.get_or_compile(&patterns, &self.config.claims)?)
         };
         Ok(Rights {
             acl,
             superuser: token.superuser,
             expires_at: token.expires_at,
         })
+    }
+
+    /// The token's patterns with this client's user and id put in, each unusable value
+    /// logged once.
+    fn fill_placeholders(&self, client: Client, token: &VerifiedToken) -> AclPatterns {
+        let (patterns, notes) = self.broker.with_client_id(client, |id| {
+            let client_id = std::str::from_utf8(id.unwrap_or_default()).ok();
+            placeholders::substitute(
+                &token.acl,
+                &Values {
+                    user: &token.user,
+                    client_id,
+                },
+            )
+        });
+        for note in notes {
+            let line = format!(
+                "{LOG_PREFIX}: client '{}': {note}",
+                self.client_label(client)
+            );
+            self.broker.log(LogLevel::Notice, &line);
+        }
+        patterns
     }
 
     fn log_refusal(&self, client: Client, username: Option<&[u8]>, why: &str) {

@@ -13,7 +13,7 @@ use std::cell::{Cell, RefCell, RefMut};
 use std::hash::RandomState;
 
 use crate::acl::Access;
-use crate::config::{ClaimNames, Config, ConfigError};
+use crate::config::{Config, ConfigError};
 use crate::keys::{KeySet, Purpose};
 use crate::token::{ClaimRules, Verifier, sanitize};
 
@@ -53,7 +53,6 @@ pub struct Plugin<B: Broker> {
     /// Kept to re-read the key files on reload.
     config: Config,
     verifier: RefCell<Verifier>,
-    claim_names: ClaimNames,
     events: Cell<OptionalEvents>,
     sessions: RefCell<Sessions>,
     shared_acls: RefCell<shared_acls::SharedAcls>,
@@ -102,7 +101,6 @@ impl<B: Broker> Plugin<B> {
         );
         Ok(Plugin {
             broker,
-            claim_names: config.claims.clone(),
             config,
             verifier: RefCell::new(verifier),
             events: Cell::default(),
