@@ -147,27 +147,7 @@ impl<B: Broker> Plugin<B> {
     /// AUTH 0x19 with a fresh token: for the same user, its rights and expiry replace the
     /// old ones at once; anything else is refused, and the broker disconnects the client.
     fn reauthenticate(&self, client: Client, data: Option<&[u8]>) -> AuthDecision {
-        let outcome = (|| {
-            let jwt = data
-                .and_then(Jwt::recognise)
-                .ok_or("the authentication data is not a JWT")?;
-            let now = self.broker.now();
-            let token = self.verify(&jwt, now)?;
-            let username: Box<[u8]> = match self.sessions().get_mut(client) {
-                Some(session) => session.username.clone(),
-                None => return Err("the client's session is gone".to_owned()),
-            };
-            if token.user.as_bytes() != &*username {
-                return Err(format!(
-                    "the new token's user '{}' is not the client's user '{}'",
-                    sanitize(&token.user),
-                    sanitize(&String::from_utf8_lossy(&username))
-                ));
-            }
-            let rights = self.rights(client, &token)?;
-            self.sessions().replace_rights(client, rights);
-            Ok(token)
-        })();
+        let outcome = self.renew(client, data);
         let id = self.client_label(client);
         match outcome {
             Ok(token) => {
@@ -185,6 +165,29 @@ impl<B: Broker> Plugin<B> {
                 AuthDecision::Refuse
             }
         }
+    }
+
+    /// Checks a re-authentication token and, if it names the client's user, puts its
+    /// rights and deadline in place of the old ones.
+    fn renew(&self, client: Client, data: Option<&[u8]>) -> Result<VerifiedToken, String> {
+        let jwt = data
+            .and_then(Jwt::recognise)
+            .ok_or("the authentication data is not a JWT")?;
+        let token = self.verify(&jwt, self.broker.now())?;
+        let username: Box<[u8]> = match self.sessions().get_mut(client) {
+            Some(session) => session.username.clone(),
+            None => return Err("the client's session is gone".to_owned()),
+        };
+        if token.user.as_bytes() != &*username {
+            return Err(format!(
+                "the new token's user '{}' is not the client's user '{}'",
+                sanitize(&token.user),
+                sanitize(&String::from_utf8_lossy(&username))
+            ));
+        }
+        let rights = self.rights(client, &token)?;
+        self.sessions().replace_rights(client, rights);
+        Ok(token)
     }
 
     /// The broker asking again about a client this plugin admitted, with the same
