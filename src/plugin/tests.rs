@@ -23,6 +23,8 @@ struct FakeBroker {
     logs: RefCell<Vec<(LogLevel, String)>>,
     /// Client ids kicked, with whether the will goes out.
     kicks: RefCell<Vec<(String, bool)>>,
+    /// Refuse kicks, as the broker does for an id it no longer knows.
+    kick_fails: Cell<bool>,
 }
 
 impl FakeBroker {
@@ -58,6 +60,9 @@ impl Broker for &FakeBroker {
         Ok(())
     }
     fn kick(&self, client_id: &[u8], with_will: bool) -> Result<(), String> {
+        if self.kick_fails.get() {
+            return Err("not found".into());
+        }
         self.kicks
             .borrow_mut()
             .push((String::from_utf8_lossy(client_id).into_owned(), with_will));

@@ -104,6 +104,23 @@ fn the_will_of_a_client_kicked_at_expiry_is_judged_by_its_rights_once() {
 }
 
 #[test]
+fn a_kick_the_broker_refuses_leaves_every_check_denied() {
+    let h = Harness::new(&[]);
+    let t = token(json!({"exp": NOW + 10.0, "publish_acl": "w"}));
+    assert_eq!(h.connect(1, "c", None, &t), AuthDecision::Accept);
+    h.broker.kick_fails.set(true);
+    h.broker.now.set(NOW + 10.5);
+    h.plugin.tick();
+    assert!(
+        h.notices()
+            .iter()
+            .any(|l| l == "jwt-auth: cannot disconnect client 'c': not found")
+    );
+    // Still connected, so no will is coming: its allowance must not let a publish through.
+    assert_eq!(h.check(1, Access::Write, "w"), AclDecision::Deny);
+}
+
+#[test]
 fn after_a_takeover_the_old_deadline_kicks_nobody() {
     let h = Harness::new(&[]);
     let short = token(json!({"exp": NOW + 10.0}));
