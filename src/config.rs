@@ -142,7 +142,17 @@ impl Config {
                 "algorithm" => config.algorithms = parse_algorithms(value)?,
                 "secret_key" => secret_text = Some(raw.as_bytes().to_vec()),
                 "secret_key_file" => secret_file = Some(PathBuf::from(non_empty(name, value)?)),
-                "secret_key_encoding" => config.secret_encoding = parse_encoding(value)?,
+                "secret_key_encoding" => {
+                    config.secret_encoding = choice(
+                        name,
+                        value,
+                        &[
+                            ("text", SecretEncoding::Text),
+                            ("base64", SecretEncoding::Base64),
+                            ("base64url", SecretEncoding::Base64Url),
+                        ],
+                    )?
+                }
                 "public_key_file" => {
                     config.public_key_file = Some(PathBuf::from(non_empty(name, value)?))
                 }
@@ -165,7 +175,17 @@ impl Config {
                 "disconnect_on_expiry" => config.disconnect_on_expiry = parse_bool(name, value)?,
                 "expiry_will" => config.expiry_will = parse_bool(name, value)?,
                 "auth_methods" => config.auth_methods = parse_methods(value)?,
-                "token_source" => config.token_source = parse_token_source(value)?,
+                "token_source" => {
+                    config.token_source = choice(
+                        name,
+                        value,
+                        &[
+                            ("password", TokenSource::Password),
+                            ("username", TokenSource::Username),
+                            ("either", TokenSource::Either),
+                        ],
+                    )?
+                }
                 "superuser_claim" => config.superuser_claim = Some(claim_name(name, value)?),
                 "token_cache" => {
                     config.token_cache = value.parse().map_err(|_| {
@@ -303,27 +323,17 @@ fn parse_methods(value: &str) -> Result<Vec<String>, ConfigError> {
     Ok(methods)
 }
 
-fn parse_token_source(value: &str) -> Result<TokenSource, ConfigError> {
-    match value {
-        "password" => Ok(TokenSource::Password),
-        "username" => Ok(TokenSource::Username),
-        "either" => Ok(TokenSource::Either),
-        _ => Err(ConfigError::new(
-            "token_source",
-            format!("'{value}' is not one of password, username, either"),
-        )),
-    }
-}
-
-fn parse_encoding(value: &str) -> Result<SecretEncoding, ConfigError> {
-    match value {
-        "text" => Ok(SecretEncoding::Text),
-        "base64" => Ok(SecretEncoding::Base64),
-        "base64url" => Ok(SecretEncoding::Base64Url),
-        _ => Err(ConfigError::new(
-            "secret_key_encoding",
-            format!("'{value}' is not one of text, base64, base64url"),
-        )),
+/// One of a fixed set of words; the error lists them.
+fn choice<T: Copy>(option: &str, value: &str, words: &[(&str, T)]) -> Result<T, ConfigError> {
+    match words.iter().find(|(word, _)| *word == value) {
+        Some((_, chosen)) => Ok(*chosen),
+        None => {
+            let known: Vec<&str> = words.iter().map(|(word, _)| *word).collect();
+            Err(ConfigError::new(
+                option,
+                format!("'{value}' is not one of {}", known.join(", ")),
+            ))
+        }
     }
 }
 
