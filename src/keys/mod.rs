@@ -104,37 +104,7 @@ impl KeySet {
             keys.push(Key::plain(key));
         }
         if let Some(path) = &config.public_key_file {
-            let option = "public_key_file";
-            let found = pem::public_keys(&read_file(option, path)?)
-                .map_err(|p| ConfigError::new(option, format!("{}: {p}", path.display())))?;
-            let mut passed_over = Vec::new();
-            let before = keys.len();
-            for (i, key) in found.into_iter().enumerate() {
-                if config.algorithms.iter().any(|a| a.accepts(key.kind)) {
-                    keys.push(Key::plain(key));
-                } else {
-                    passed_over.push(format!("PEM block {}: an {}", i + 1, key.kind));
-                }
-            }
-            if keys.len() == before {
-                shortfalls.push(ConfigError::new(
-                    option,
-                    format!(
-                        "{} holds no key for the configured algorithms ({}): {}",
-                        path.display(),
-                        config.algorithms,
-                        passed_over.join("; ")
-                    ),
-                ));
-                passed_over.clear();
-            }
-            notes.extend(passed_over.into_iter().map(|what| {
-                format!(
-                    "{option} {}: passed over {what}, which fits none of the configured algorithms ({})",
-                    path.display(),
-                    config.algorithms
-                )
-            }));
+            shortfalls.extend(load_pem(path, config.algorithms, &mut keys, &mut notes)?);
         }
         if let Some(path) = &config.jwks_file {
             shortfalls.extend(load_jwks(path, config.algorithms, &mut keys, &mut notes)?);
@@ -182,6 +152,47 @@ impl KeySet {
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
+}
+
+/// The keys of a PEM file that fit a configured algorithm; the others are noted. A file
+/// with none is a shortfall.
+fn load_pem(
+    path: &Path,
+    algorithms: AlgorithmSet,
+    keys: &mut Vec<Key>,
+    notes: &mut Vec<String>,
+) -> Result<Option<ConfigError>, ConfigError> {
+    let option = "public_key_file";
+    let found = pem::public_keys(&read_file(option, path)?)
+        .map_err(|p| ConfigError::new(option, format!("{}: {p}", path.display())))?;
+    let mut passed_over = Vec::new();
+    let before = keys.len();
+    for (i, key) in found.into_iter().enumerate() {
+        if algorithms.iter().any(|a| a.accepts(key.kind)) {
+            keys.push(Key::plain(key));
+        } else {
+            passed_over.push(format!("PEM block {}: an {}", i + 1, key.kind));
+        }
+    }
+    if keys.len() == before {
+        return Ok(Some(ConfigError::new(
+            option,
+            format!(
+                "{} holds no key for the configured algorithms ({}): {}",
+                path.display(),
+                algorithms,
+                passed_over.join("; ")
+            ),
+        )));
+    }
+    notes.extend(passed_over.into_iter().map(|what| {
+        format!(
+            "{option} {}: passed over {what}, which fits none of the configured algorithms ({})",
+            path.display(),
+            algorithms
+        )
+    }));
+    Ok(None)
 }
 
 fn load_jwks(
