@@ -20,6 +20,8 @@ fn a_valid_token_is_accepted_over_mqtt5_and_mqtt311() {
     let token = hs256(&claims("alice", json!({})));
     Mqtt5::login(broker.port, "v5-client", "alice", &token).expect("MQTT 5 accepted");
     Mqtt3::login(broker.port, "v3-client", "alice", &token).expect("MQTT 3.1.1 accepted");
+    // The plugin's lines come before the broker's CONNACK line: wait for the last one.
+    broker.log.wait_for_text("Sending CONNACK to v3-client");
     assert_eq!(broker.log.count("jwt-auth: refused"), 0);
 }
 
@@ -247,6 +249,7 @@ fn no_password_is_left_to_allow_anonymous() {
         Mqtt5::connect(v5::options(closed.port, "anonymous")).err(),
         Some(ConnectReturnCode::NotAuthorized)
     );
+    closed.log.wait_for_text("Sending CONNACK to");
     assert_eq!(
         closed.log.count("jwt-auth: refused"),
         0,
@@ -270,6 +273,9 @@ fn a_password_that_is_not_a_token_is_left_to_the_password_file() {
         wrong,
         Some(ConnectReturnCode::NotAuthorized | ConnectReturnCode::BadUserNamePassword)
     ));
+    broker.log.wait_for("the refusal of legacy-3", |l| {
+        l.contains("Sending CONNACK") && l.ends_with(", 135)")
+    });
     assert_eq!(broker.log.count("jwt-auth: refused"), 0);
 }
 
