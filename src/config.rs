@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::algorithm::{Algorithm, AlgorithmSet, UnknownAlgorithm};
 
@@ -57,11 +58,48 @@ pub struct Config {
     pub superuser_claim: Option<String>,
     /// How many verified tokens are kept to skip verifying them again; 0 for none.
     pub token_cache: usize,
+    /// Keys fetched over HTTPS (`jwks_url` or `oidc_issuer`).
+    pub remote: Option<RemoteKeys>,
     /// Debug builds only (`plugin_opt_test_panic`): callbacks that panic for a client whose
     /// id starts with `panic-<callback>`, to show that a panic inside the plugin becomes a
     /// refusal or a denial. Release builds do not know the option.
     #[cfg(debug_assertions)]
     pub test_panic: Vec<String>,
+}
+
+/// Where the fetched key set is published.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyUrl {
+    /// `jwks_url`: the set itself.
+    Jwks(String),
+    /// `oidc_issuer`: an OpenID provider, whose discovery document names the set.
+    Issuer(String),
+}
+
+/// A key set fetched over HTTPS and refreshed on a background thread.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteKeys {
+    pub url: KeyUrl,
+    /// Time between fetches while they succeed.
+    pub refresh: Duration,
+    /// Limit on each HTTPS request, connection to last byte.
+    pub timeout: Duration,
+    /// A PEM bundle trusted instead of the system's root certificates.
+    pub ca_file: Option<PathBuf>,
+    /// Least time between two fetches, whatever asks for them (an unknown `kid`, a failed
+    /// fetch): the provider is never asked more often.
+    pub min_refetch: Duration,
+    /// Fail start-up unless the first fetch succeeds.
+    pub required_at_start: bool,
+}
+
+impl RemoteKeys {
+    /// The URL named in log lines.
+    pub fn label(&self) -> &str {
+        match &self.url {
+            KeyUrl::Jwks(url) | KeyUrl::Issuer(url) => url,
+        }
+    }
 }
 
 /// Which CONNECT field carries the token on the basic-auth path.
@@ -99,7 +137,7 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-const OPTIONS: [&str; 20] = [
+const OPTIONS: [&str; 27] = [
     "algorithm",
     "secret_key",
     "secret_key_file",
@@ -120,7 +158,76 @@ const OPTIONS: [&str; 20] = [
     "token_source",
     "superuser_claim",
     "token_cache",
+    "jwks_url",
+    "oidc_issuer",
+    "jwks_refresh",
+    "jwks_timeout",
+    "jwks_ca_file",
+    "jwks_min_refetch",
+    "jwks_required_at_start",
 ];
+
+/// The `jwks_*` and `oidc_issuer` options as given, assembled after every option is read.
+#[derive(Default)]
+struct RemoteOptions {
+    jwks_url: Option<String>,
+    oidc_issuer: Option<String>,
+    refresh: Option<Duration>,
+    timeout: Option<Duration>,
+    ca_file: Option<PathBuf>,
+    min_refetch: Option<Duration>,
+    required_at_start: Option<bool>,
+}
+
+impl RemoteOptions {
+    fn assemble(self, issuer: &mut Option<String>) -> Result<Option<RemoteKeys>, ConfigError> {
+        let url = match (self.jwks_url, self.oidc_issuer) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    "oidc_issuer",
+                    "cannot be combined with plugin_opt_jwks_url: the issuer's discovery document names its key set",
+                ));
+            }
+            (Some(url), None) => KeyUrl::Jwks(url),
+            (None, Some(url)) => {
+                match issuer {
+                    Some(other) if *other != url => {
+                        return Err(ConfigError::new(
+                            "issuer",
+                            format!("'{other}' differs from plugin_opt_oidc_issuer '{url}'"),
+                        ));
+                    }
+                    _ => *issuer = Some(url.clone()),
+                }
+                KeyUrl::Issuer(url)
+            }
+            (None, None) => {
+                let given = [
+                    ("jwks_refresh", self.refresh.is_some()),
+                    ("jwks_timeout", self.timeout.is_some()),
+                    ("jwks_ca_file", self.ca_file.is_some()),
+                    ("jwks_min_refetch", self.min_refetch.is_some()),
+                    ("jwks_required_at_start", self.required_at_start.is_some()),
+                ];
+                return match given.iter().find(|(_, set)| *set) {
+                    Some((option, _)) => Err(ConfigError::new(
+                        *option,
+                        "is set but there is no plugin_opt_jwks_url or plugin_opt_oidc_issuer",
+                    )),
+                    None => Ok(None),
+                };
+            }
+        };
+        Ok(Some(RemoteKeys {
+            url,
+            refresh: self.refresh.unwrap_or(Duration::from_secs(300)),
+            timeout: self.timeout.unwrap_or(Duration::from_secs(5)),
+            ca_file: self.ca_file,
+            min_refetch: self.min_refetch.unwrap_or(Duration::from_secs(30)),
+            required_at_start: self.required_at_start.unwrap_or(false),
+        }))
+    }
+}
 
 impl Config {
     /// Parses the options of one `plugin` line. Every option may be given once; an unknown
@@ -133,6 +240,7 @@ impl Config {
         let mut config = Config::default();
         let mut secret_text = None;
         let mut secret_file = None;
+        let mut remote = RemoteOptions::default();
 
         for (name, raw) in options {
             // Mosquitto keeps trailing blanks of a config line; they are never meant, except
@@ -192,6 +300,15 @@ impl Config {
                         ConfigError::new(name, format!("'{value}' is not a whole number of tokens"))
                     })?
                 }
+                "jwks_url" => remote.jwks_url = Some(https_url(name, value)?),
+                "oidc_issuer" => remote.oidc_issuer = Some(https_url(name, value)?),
+                "jwks_refresh" => remote.refresh = Some(seconds(name, value)?),
+                "jwks_timeout" => remote.timeout = Some(seconds(name, value)?),
+                "jwks_ca_file" => remote.ca_file = Some(PathBuf::from(non_empty(name, value)?)),
+                "jwks_min_refetch" => remote.min_refetch = Some(seconds(name, value)?),
+                "jwks_required_at_start" => {
+                    remote.required_at_start = Some(parse_bool(name, value)?)
+                }
                 #[cfg(debug_assertions)]
                 "test_panic" => {
                     config.test_panic = value.split(',').map(|e| e.trim().to_owned()).collect()
@@ -229,6 +346,7 @@ impl Config {
                 "is set but there is no plugin_opt_secret_key or plugin_opt_secret_key_file",
             ));
         }
+        config.remote = remote.assemble(&mut config.issuer)?;
         Ok(config)
     }
 }
@@ -259,6 +377,7 @@ impl Default for Config {
             token_source: TokenSource::Password,
             superuser_claim: None,
             token_cache: 4096,
+            remote: None,
             #[cfg(debug_assertions)]
             test_panic: Vec::new(),
         }
@@ -359,6 +478,37 @@ fn parse_claim_list(value: &str) -> Result<Vec<String>, ConfigError> {
         .collect()
 }
 
+/// An `https://` URL: keys fetched over plain HTTP could be swapped by anyone on the path.
+fn https_url(option: &str, value: &str) -> Result<String, ConfigError> {
+    let scheme_ok = value
+        .get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+    if !scheme_ok {
+        return Err(ConfigError::new(
+            option,
+            format!("'{value}' is not an https:// URL"),
+        ));
+    }
+    match value.parse::<ureq::http::Uri>() {
+        Ok(uri) if uri.host().is_some_and(|h| !h.is_empty()) => Ok(value.to_owned()),
+        _ => Err(ConfigError::new(
+            option,
+            format!("'{value}' is not a valid URL"),
+        )),
+    }
+}
+
+/// A whole number of seconds, at least one.
+fn seconds(option: &str, value: &str) -> Result<Duration, ConfigError> {
+    match value.parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(Duration::from_secs(n)),
+        _ => Err(ConfigError::new(
+            option,
+            format!("'{value}' is not a whole number of seconds, at least 1"),
+        )),
+    }
+}
+
 fn claim_name(option: &str, value: &str) -> Result<String, ConfigError> {
     Ok(non_empty(option, value)?.to_owned())
 }
@@ -452,6 +602,58 @@ mod tests {
     }
 
     #[test]
+    fn fetched_keys_have_defaults_and_every_option_is_read() {
+        let defaults = parse(&[("jwks_url", "https://idp.example/certs")])
+            .unwrap()
+            .remote
+            .unwrap();
+        assert_eq!(
+            defaults,
+            RemoteKeys {
+                url: KeyUrl::Jwks("https://idp.example/certs".into()),
+                refresh: Duration::from_secs(300),
+                timeout: Duration::from_secs(5),
+                ca_file: None,
+                min_refetch: Duration::from_secs(30),
+                required_at_start: false,
+            }
+        );
+        assert_eq!(parse(&[]).unwrap().remote, None);
+
+        let config = parse(&[
+            ("oidc_issuer", "HTTPS://idp.example/realms/devices "),
+            ("issuer", "HTTPS://idp.example/realms/devices"),
+            ("jwks_refresh", "60"),
+            ("jwks_timeout", "2"),
+            ("jwks_ca_file", "/etc/ca.pem"),
+            ("jwks_min_refetch", "10"),
+            ("jwks_required_at_start", "true"),
+        ])
+        .unwrap();
+        let issuer = "HTTPS://idp.example/realms/devices";
+        assert_eq!(
+            config.remote.unwrap(),
+            RemoteKeys {
+                url: KeyUrl::Issuer(issuer.into()),
+                refresh: Duration::from_secs(60),
+                timeout: Duration::from_secs(2),
+                ca_file: Some(PathBuf::from("/etc/ca.pem")),
+                min_refetch: Duration::from_secs(10),
+                required_at_start: true,
+            }
+        );
+    }
+
+    #[test]
+    fn an_oidc_issuer_is_the_required_iss() {
+        let config = parse(&[("oidc_issuer", "https://idp.example/realms/devices")]).unwrap();
+        assert_eq!(
+            config.issuer.as_deref(),
+            Some("https://idp.example/realms/devices")
+        );
+    }
+
+    #[test]
     fn secret_text_is_taken_byte_for_byte() {
         let config = parse(&[("secret_key", " two words ")]).unwrap();
         assert_eq!(
@@ -532,6 +734,71 @@ mod tests {
                 "'header' is not one of password, username, either",
             ),
             (&[("superuser_claim", " ")], "superuser_claim", "is empty"),
+            (
+                &[("jwks_url", "http://idp.example/certs")],
+                "jwks_url",
+                "not an https:// URL",
+            ),
+            (
+                &[("oidc_issuer", "https:///realms/x")],
+                "oidc_issuer",
+                "not a valid URL",
+            ),
+            (
+                &[("jwks_url", "https://idp.example/with space")],
+                "jwks_url",
+                "not a valid URL",
+            ),
+            (
+                &[
+                    ("jwks_url", "https://idp.example/certs"),
+                    ("oidc_issuer", "https://idp.example"),
+                ],
+                "oidc_issuer",
+                "cannot be combined with plugin_opt_jwks_url",
+            ),
+            (
+                &[
+                    ("oidc_issuer", "https://idp.example/realms/a"),
+                    ("issuer", "https://idp.example/realms/b"),
+                ],
+                "issuer",
+                "differs from plugin_opt_oidc_issuer",
+            ),
+            (
+                &[("jwks_refresh", "60")],
+                "jwks_refresh",
+                "no plugin_opt_jwks_url or plugin_opt_oidc_issuer",
+            ),
+            (
+                &[("jwks_ca_file", "/etc/ca.pem")],
+                "jwks_ca_file",
+                "no plugin_opt_jwks_url",
+            ),
+            (
+                &[
+                    ("jwks_url", "https://idp.example/certs"),
+                    ("jwks_timeout", "0"),
+                ],
+                "jwks_timeout",
+                "at least 1",
+            ),
+            (
+                &[
+                    ("jwks_url", "https://idp.example/certs"),
+                    ("jwks_min_refetch", "1.5"),
+                ],
+                "jwks_min_refetch",
+                "not a whole number of seconds",
+            ),
+            (
+                &[
+                    ("jwks_url", "https://idp.example/certs"),
+                    ("jwks_required_at_start", "yes"),
+                ],
+                "jwks_required_at_start",
+                "neither true nor false",
+            ),
             (
                 &[("token_cache", "-1")],
                 "token_cache",

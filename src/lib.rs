@@ -13,6 +13,7 @@ compile_error!("a crypto backend is needed: the default rust-crypto, or --featur
 pub mod acl;
 pub mod algorithm;
 pub mod config;
+pub mod fetch;
 pub mod ffi;
 pub mod keys;
 pub mod placeholders;

@@ -101,7 +101,7 @@ fn a_jwk_set_with_every_key_type() {
     }
     assert_refused(&broker, "unknown-kid", &pyjwt_rotated());
     broker.log.wait_for_text(
-        "refused client 'unknown-kid' (username 'alice'): signature does not verify with any configured key",
+        "refused client 'unknown-kid' (username 'alice'): no key has the token's kid 'rsa-2'",
     );
 }
 

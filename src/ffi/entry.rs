@@ -65,6 +65,11 @@ pub unsafe extern "C" fn mosquitto_plugin_init(
             Ok(plugin) => plugin,
             Err(e) => return fail(&e.to_string()),
         };
+        if plugin.has_thread()
+            && let Err(problem) = keep_library_loaded()
+        {
+            return fail(&problem);
+        }
         let instance = Box::into_raw(Box::new(Instance { identifier, plugin }));
         if let Err(problem) = register(instance) {
             // SAFETY: allocated just above and registered nowhere any more.
@@ -100,6 +105,27 @@ pub unsafe extern "C" fn mosquitto_plugin_cleanup(
         }
         b::MOSQ_ERR_SUCCESS
     })
+}
+
+/// The key fetching thread is not waited for at cleanup while a fetch is in flight (that
+/// could stall shutdown for `jwks_timeout`), and the broker unloads the library after
+/// cleanup: the library is marked never to be unmapped, so the thread's code stays.
+fn keep_library_loaded() -> Result<(), String> {
+    // SAFETY: dladdr fills `info` for an address inside this library; dlopen with
+    // RTLD_NOLOAD only adds a reference to an object already loaded. The reference is kept
+    // on purpose.
+    unsafe {
+        let mut info: libc::Dl_info = std::mem::zeroed();
+        let here = keep_library_loaded as *const c_void;
+        if libc::dladdr(here, &mut info) == 0 || info.dli_fname.is_null() {
+            return Err("cannot find the plugin's own library to keep it loaded".into());
+        }
+        let flags = libc::RTLD_NOW | libc::RTLD_NOLOAD | libc::RTLD_NODELETE;
+        if libc::dlopen(info.dli_fname, flags).is_null() {
+            return Err("cannot keep the plugin's library loaded for its fetching thread".into());
+        }
+    }
+    Ok(())
 }
 
 fn fail(problem: &str) -> c_int {

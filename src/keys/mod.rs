@@ -110,8 +110,11 @@ impl KeySet {
             shortfalls.extend(load_jwks(path, config.algorithms, &mut keys, &mut notes)?);
         }
         let set = KeySet { keys };
+        // Keys to be fetched may serve any algorithm; until they come, tokens are refused
+        // with that reason.
+        let fetched_later = config.remote.is_some();
         for alg in config.algorithms.iter() {
-            if set.for_algorithm(alg).next().is_none() {
+            if !fetched_later && set.for_algorithm(alg).next().is_none() {
                 shortfalls.push(ConfigError::new("algorithm", missing_key_problem(alg)));
             }
         }
@@ -143,6 +146,16 @@ impl KeySet {
             Some(wanted) => !k.from_set || k.kid() == Some(wanted),
             None => true,
         })
+    }
+
+    /// True when a key of a JWK set has this `kid`.
+    pub fn has_kid(&self, kid: &str) -> bool {
+        self.keys.iter().any(|k| k.from_set && k.kid() == Some(kid))
+    }
+
+    /// The `kid`s of the set's keys, for the log.
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().filter_map(Key::kid)
     }
 
     pub fn len(&self) -> usize {
@@ -202,11 +215,75 @@ fn load_jwks(
     notes: &mut Vec<String>,
 ) -> Result<Option<ConfigError>, ConfigError> {
     let option = "jwks_file";
-    let entries = jwk::read_set(&read_file(option, path)?)
-        .map_err(|p| ConfigError::new(option, format!("{}: {p}", path.display())))?;
     let mut passed_over = Vec::new();
+    let found = read_jwks(
+        &read_file(option, path)?,
+        algorithms,
+        keys,
+        &mut passed_over,
+    )
+    .map_err(|p| ConfigError::new(option, format!("{}: {p}", path.display())))?;
+    if found == 0 {
+        return Ok(Some(ConfigError::new(
+            option,
+            format!(
+                "{} holds no usable signing key ({})",
+                path.display(),
+                no_key_reasons(&passed_over)
+            ),
+        )));
+    }
+    notes.extend(
+        passed_over
+            .into_iter()
+            .map(|why| format!("{option} {}: passed over {why}", path.display())),
+    );
+    Ok(None)
+}
+
+/// A key set fetched from the network, with what was passed over in it.
+pub struct Fetched {
+    pub keys: KeySet,
+    pub notes: Vec<String>,
+}
+
+impl KeySet {
+    /// Reads a JWK set fetched from `source`. A set with no usable key is refused like one
+    /// that does not parse: a provider or proxy answering `{"keys":[]}` by mistake must not
+    /// lock every client out, so the last good set keeps serving.
+    pub fn from_fetched_jwks(
+        bytes: &[u8],
+        algorithms: AlgorithmSet,
+        source: &str,
+    ) -> Result<Fetched, String> {
+        let mut keys = Vec::new();
+        let mut passed_over = Vec::new();
+        if read_jwks(bytes, algorithms, &mut keys, &mut passed_over)? == 0 {
+            return Err(format!(
+                "no usable signing key ({})",
+                no_key_reasons(&passed_over)
+            ));
+        }
+        Ok(Fetched {
+            keys: KeySet { keys },
+            notes: passed_over
+                .into_iter()
+                .map(|why| format!("{source}: passed over {why}"))
+                .collect(),
+        })
+    }
+}
+
+/// Adds a JWK set's keys that fit a configured algorithm to `keys`, says why each other
+/// one was passed over, and counts the keys added.
+fn read_jwks(
+    bytes: &[u8],
+    algorithms: AlgorithmSet,
+    keys: &mut Vec<Key>,
+    passed_over: &mut Vec<String>,
+) -> Result<usize, String> {
     let before = keys.len();
-    for entry in entries {
+    for entry in jwk::read_set(bytes)? {
         match entry {
             JwkEntry::Usable(jwk) => {
                 let label = match &jwk.kid {
@@ -233,23 +310,15 @@ fn load_jwks(
             JwkEntry::PassedOver { label, why } => passed_over.push(format!("{label}: {why}")),
         }
     }
-    if keys.len() == before {
-        let reasons = if passed_over.is_empty() {
-            "the set is empty".to_owned()
-        } else {
-            passed_over.join("; ")
-        };
-        return Ok(Some(ConfigError::new(
-            option,
-            format!("{} holds no usable signing key ({reasons})", path.display()),
-        )));
+    Ok(keys.len() - before)
+}
+
+fn no_key_reasons(passed_over: &[String]) -> String {
+    if passed_over.is_empty() {
+        "the set is empty".to_owned()
+    } else {
+        passed_over.join("; ")
     }
-    notes.extend(
-        passed_over
-            .into_iter()
-            .map(|why| format!("{option} {}: passed over {why}", path.display())),
-    );
-    Ok(None)
 }
 
 fn read_file(option: &str, path: &Path) -> Result<Vec<u8>, ConfigError> {

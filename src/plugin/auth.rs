@@ -299,6 +299,7 @@ impl<B: Broker> Plugin<B> {
 
     /// Verifies a token, or finds it in the cache of tokens verified before.
     fn verify(&self, jwt: &Jwt<'_>, now: f64) -> Result<VerifiedToken, String> {
+        self.take_fetch_news();
         if let Some(cached) = self.token_cache.borrow_mut().get(jwt.as_str(), now) {
             return Ok(cached);
         }
@@ -306,7 +307,7 @@ impl<B: Broker> Plugin<B> {
             .verifier
             .borrow()
             .verify(jwt, now)
-            .map_err(|r| r.to_string())?;
+            .map_err(|r| self.explain(r))?;
         self.token_cache
             .borrow_mut()
             .insert(jwt.as_str(), &verified);

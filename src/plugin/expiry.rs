@@ -14,8 +14,9 @@ impl<B: Broker> Plugin<B> {
     pub fn tick(&self) -> Option<u64> {
         self.ticks_seen.set(true);
         self.recheck_pass.set(false);
+        self.take_fetch_news();
         if !self.config.disconnect_on_expiry {
-            return None;
+            return self.key_fetch.as_ref().map(|_| MAX_TICK_GAP_MS);
         }
         let now = self.broker.now();
         // Collected first, then kicked with no borrow held: each kick runs this plugin's
@@ -45,5 +46,7 @@ impl<B: Broker> Plugin<B> {
             .borrow()
             .next_deadline_in(now)
             .map(|ms| ms.clamp(1, MAX_TICK_GAP_MS))
+            // Fetched keys are swapped in at ticks too, not only when a client connects.
+            .or(self.key_fetch.as_ref().map(|_| MAX_TICK_GAP_MS))
     }
 }

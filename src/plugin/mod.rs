@@ -5,6 +5,7 @@ mod auth;
 pub mod broker;
 mod deadlines;
 mod expiry;
+mod fetched;
 mod sessions;
 mod shared_acls;
 mod token_cache;
@@ -14,8 +15,9 @@ use std::hash::RandomState;
 
 use crate::acl::Access;
 use crate::config::{Config, ConfigError};
+use crate::fetch::KeyFetch;
 use crate::keys::{KeySet, Purpose};
-use crate::token::{ClaimRules, Verifier, sanitize};
+use crate::token::{ClaimRules, FetchedKeys, Verifier, sanitize};
 
 pub use broker::{Broker, Client, LogLevel};
 use sessions::{Session, Sessions};
@@ -67,6 +69,11 @@ pub struct Plugin<B: Broker> {
     ticks_seen: Cell<bool>,
     /// The client being disconnected at expiry, while the broker does it.
     kicking: Cell<Option<Client>>,
+    /// The thread fetching keys over HTTPS, when configured.
+    key_fetch: Option<KeyFetch>,
+    /// Why the fetch failed, while no fetched key set has arrived: the reason given to
+    /// clients refused meanwhile.
+    fetch_failure: RefCell<Option<String>>,
 }
 
 const LOG_PREFIX: &str = "jwt-auth";
@@ -94,11 +101,42 @@ impl<B: Broker> Plugin<B> {
                 loaded.keys.len()
             ),
         );
-        let verifier = Verifier::new(
+        let mut verifier = Verifier::new(
             config.algorithms,
             loaded.keys,
             ClaimRules::from_config(&config),
         );
+        let key_fetch = match &config.remote {
+            None => None,
+            Some(remote) => {
+                let (fetch, first) = KeyFetch::start(remote, config.algorithms)?;
+                let fetched = match first {
+                    Some(first) => {
+                        log_notes(&broker, &first.notes);
+                        broker.log(
+                            LogLevel::Info,
+                            &format!(
+                                "{LOG_PREFIX}: fetched {} keys from {}",
+                                first.keys.len(),
+                                remote.label()
+                            ),
+                        );
+                        FetchedKeys::Ready(first.keys)
+                    }
+                    None => FetchedKeys::Awaited,
+                };
+                verifier.replace_fetched(fetched);
+                broker.log(
+                    LogLevel::Info,
+                    &format!(
+                        "{LOG_PREFIX}: fetching keys from {} every {} s, in the background",
+                        remote.label(),
+                        remote.refresh.as_secs()
+                    ),
+                );
+                Some(fetch)
+            }
+        };
         Ok(Plugin {
             broker,
             config,
@@ -111,7 +149,14 @@ impl<B: Broker> Plugin<B> {
             recheck_pass: Cell::new(false),
             ticks_seen: Cell::new(false),
             kicking: Cell::new(None),
+            key_fetch,
+            fetch_failure: RefCell::new(None),
         })
+    }
+
+    /// True when the instance runs a thread of its own (to fetch keys).
+    pub fn has_thread(&self) -> bool {
+        self.key_fetch.is_some()
     }
 
     pub fn set_optional_events(&self, events: OptionalEvents) {
@@ -234,6 +279,7 @@ impl<B: Broker> Plugin<B> {
                 &format!("{LOG_PREFIX}: reload failed, keeping the previous keys: {e}"),
             ),
         }
+        self.refetch_on_reload();
         // Without ticks there is no telling when the broker's re-check ends; live sessions
         // are recognised all the same, and with per_listener_settings (the only setting
         // without ticks) Mosquitto refuses offline sessions before asking plugins.

@@ -75,6 +75,10 @@ pub enum Refusal {
     BadSignature,
     Payload(String),
     Claim(String),
+    /// The token names a `kid` that no key of a set has; the text is sanitized.
+    UnknownKid(String),
+    /// Keys are to be fetched and none has arrived yet.
+    KeysAwaited,
 }
 
 impl std::fmt::Display for Refusal {
@@ -90,6 +94,8 @@ impl std::fmt::Display for Refusal {
             }
             Refusal::Payload(why) => write!(f, "malformed token claims: {why}"),
             Refusal::Claim(why) => f.write_str(why),
+            Refusal::UnknownKid(kid) => write!(f, "no key has the token's kid '{kid}'"),
+            Refusal::KeysAwaited => f.write_str("no keys have been fetched yet"),
         }
     }
 }
@@ -97,8 +103,17 @@ impl std::fmt::Display for Refusal {
 /// Checks tokens against the configured algorithms, keys and claim rules.
 pub struct Verifier {
     algorithms: AlgorithmSet,
+    /// From the options: secret, PEM file, JWK set file.
     keys: KeySet,
+    fetched: FetchedKeys,
     rules: ClaimRules,
+}
+
+/// The keys fetched over HTTPS, which are replaced apart from the configured ones.
+pub enum FetchedKeys {
+    NotConfigured,
+    Awaited,
+    Ready(KeySet),
 }
 
 impl Verifier {
@@ -106,8 +121,18 @@ impl Verifier {
         Verifier {
             algorithms,
             keys,
+            fetched: FetchedKeys::NotConfigured,
             rules,
         }
+    }
+
+    pub fn has_fetched_keys(&self) -> bool {
+        matches!(self.fetched, FetchedKeys::Ready(_))
+    }
+
+    /// Puts in the fetched keys, or says they are awaited.
+    pub fn replace_fetched(&mut self, fetched: FetchedKeys) {
+        self.fetched = fetched;
     }
 
     /// Verifies signature and claims; `now` is Unix time in seconds.
@@ -121,7 +146,8 @@ impl Verifier {
         self.rules.check(&claims, now).map_err(Refusal::Claim)
     }
 
-    /// Puts in new keys (after a reload); tokens from then on are checked with them.
+    /// Puts in new configured keys (after a reload); tokens from then on are checked with
+    /// them.
     pub fn replace_keys(&mut self, keys: KeySet) {
         self.keys = keys;
     }
@@ -152,14 +178,31 @@ impl Verifier {
 
     fn check_signature(&self, jwt: &Jwt<'_>, header: &Header) -> Result<(), Refusal> {
         let message = jwt.signing_input.as_bytes();
+        let kid = header.kid.as_deref();
+        let fetched = match &self.fetched {
+            FetchedKeys::Ready(keys) => Some(keys),
+            _ => None,
+        };
         let verified = self
             .keys
-            .candidates(header.alg, header.kid.as_deref())
+            .candidates(header.alg, kid)
+            .chain(
+                fetched
+                    .into_iter()
+                    .flat_map(|f| f.candidates(header.alg, kid)),
+            )
             .any(|key| key.verify(header.alg, message, jwt.signature));
         if verified {
-            Ok(())
-        } else {
-            Err(Refusal::BadSignature)
+            return Ok(());
+        }
+        if matches!(self.fetched, FetchedKeys::Awaited) {
+            return Err(Refusal::KeysAwaited);
+        }
+        match kid {
+            Some(kid) if !self.keys.has_kid(kid) && !fetched.is_some_and(|f| f.has_kid(kid)) => {
+                Err(Refusal::UnknownKid(sanitize(kid)))
+            }
+            _ => Err(Refusal::BadSignature),
         }
     }
 }

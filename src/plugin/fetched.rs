@@ -1,0 +1,91 @@
+//! Keys fetched over HTTPS: picking up what the fetching thread found, and asking it for a
+//! fetch when a token names a key nobody has.
+
+use crate::fetch::{Ask, News, Reason};
+use crate::token::{FetchedKeys, Refusal};
+
+use super::{Broker, LOG_PREFIX, LogLevel, Plugin, log_notes};
+
+impl<B: Broker> Plugin<B> {
+    /// Swaps in a newly fetched key set and logs what the thread has to say. Called at every
+    /// TICK and before every token is verified; costs one atomic load when there is no news.
+    pub(super) fn take_fetch_news(&self) {
+        let (Some(fetch), Some(remote)) = (&self.key_fetch, &self.config.remote) else {
+            return;
+        };
+        let source = remote.label();
+        for news in fetch.news() {
+            match news {
+                News::Keys(fetched) => {
+                    log_notes(&self.broker, &fetched.notes);
+                    let kids: Vec<&str> = fetched.keys.kids().collect();
+                    let line = format!(
+                        "{LOG_PREFIX}: fetched {} keys from {source} (kid: {})",
+                        fetched.keys.len(),
+                        crate::token::sanitize(&kids.join(", "))
+                    );
+                    self.verifier
+                        .borrow_mut()
+                        .replace_fetched(FetchedKeys::Ready(fetched.keys));
+                    // A token verified with a key that is gone must be verified again.
+                    self.token_cache.borrow_mut().clear();
+                    self.fetch_failure.replace(None);
+                    self.broker.log(LogLevel::Info, &line);
+                }
+                News::Failed(why) => {
+                    let consequence = if self.verifier.borrow().has_fetched_keys() {
+                        "the keys fetched before stay in use"
+                    } else {
+                        "tokens that need them are refused until a fetch succeeds"
+                    };
+                    let retry = remote.refresh.min(remote.min_refetch).as_secs();
+                    self.broker.log(
+                        LogLevel::Warning,
+                        &format!(
+                            "{LOG_PREFIX}: cannot fetch keys: {why}; {consequence}; retrying every {retry} s"
+                        ),
+                    );
+                    self.fetch_failure.replace(Some(why));
+                }
+                News::Recovered => self.broker.log(
+                    LogLevel::Notice,
+                    &format!("{LOG_PREFIX}: fetching keys from {source} works again"),
+                ),
+            }
+        }
+    }
+
+    /// What a refusal says, with what it did about fetched keys: a token naming an unknown
+    /// `kid` asks for a fetch, since the provider may have rotated its keys.
+    pub(super) fn explain(&self, refusal: Refusal) -> String {
+        let (Some(fetch), Some(remote)) = (&self.key_fetch, &self.config.remote) else {
+            return refusal.to_string();
+        };
+        let source = remote.label();
+        match refusal {
+            Refusal::UnknownKid(_) => {
+                let done = match fetch.ask(Reason::UnknownKid) {
+                    Ask::Started => format!("asked {source} for its current keys"),
+                    Ask::Pending => format!("a fetch from {source} is under way"),
+                    Ask::NotBefore(wait) => format!(
+                        "next fetch from {source} allowed in {} s",
+                        wait.as_secs().max(1)
+                    ),
+                };
+                format!("{refusal}; {done}")
+            }
+            Refusal::KeysAwaited => match &*self.fetch_failure.borrow() {
+                Some(why) => format!("no keys fetched from {source} yet: {why}"),
+                None => format!("no keys fetched from {source} yet: the first fetch is under way"),
+            },
+            other => other.to_string(),
+        }
+    }
+
+    /// SIGHUP: the operator asks for fresh keys, so the fetch limit does not apply.
+    pub(super) fn refetch_on_reload(&self) {
+        if let Some(fetch) = &self.key_fetch {
+            fetch.ask(Reason::Reload);
+        }
+    }
+}
