@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod clients;
+pub mod idp;
 pub mod raw;
 pub mod tokens;
 
@@ -133,6 +134,8 @@ pub struct BrokerConfig {
     /// With `per_listener_settings true`: a second listener with its own plugin instance
     /// and these options.
     pub second_listener: Option<Vec<(String, String)>>,
+    /// Environment variables of the broker process.
+    pub env: Vec<(String, String)>,
 }
 
 impl BrokerConfig {
@@ -142,6 +145,11 @@ impl BrokerConfig {
 
     pub fn option(mut self, key: &str, value: &str) -> BrokerConfig {
         self.plugin_options.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> BrokerConfig {
+        self.env.push((key.into(), value.into()));
         self
     }
 
@@ -228,6 +236,7 @@ impl Broker {
         let mut child = Command::new(mosquitto_binary())
             .arg("-c")
             .arg(&conf_path)
+            .envs(config.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -266,6 +275,7 @@ impl Broker {
         let out = Command::new(mosquitto_binary())
             .arg("-c")
             .arg(&conf_path)
+            .envs(config.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .output()
             .expect("mosquitto runs");
@@ -275,11 +285,14 @@ impl Broker {
     }
 
     /// Stops the broker as an operator would (SIGTERM), which runs the plugin's cleanup;
-    /// returns how it exited.
+    /// returns how it exited. A broker that does not exit within [`PATIENCE`] fails the
+    /// test: a plugin must never hold up shutdown.
     pub fn stop(mut self) -> ExitStatus {
         let pid = libc::pid_t::try_from(self.child.id()).unwrap();
         // SAFETY: signals our own child process.
         unsafe { libc::kill(pid, libc::SIGTERM) };
+        self.log
+            .wait_for("the broker to exit", |l| l == STDERR_CLOSED);
         self.child.wait().unwrap()
     }
 

@@ -42,6 +42,14 @@ pub fn signed(alg: Algorithm, stem: &str, claims: &Value) -> String {
     jsonwebtoken::encode(&Header::new(alg), claims, &key).unwrap()
 }
 
+/// RS256 with a `kid` header, signed with the private key of a fixture (`keys/<stem>.pem`).
+pub fn rs256_with_kid(stem: &str, kid: &str, claims: &Value) -> String {
+    let pem = std::fs::read(super::fixture(&format!("keys/{stem}.pem"))).unwrap();
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_rsa_pem(&pem).unwrap()).unwrap()
+}
+
 /// A token from raw JSON text, HS256 with `secret`: for what no JWT library would make.
 pub fn raw(header: &str, claims: &str, secret: &[u8]) -> String {
     let input = format!(
