@@ -84,6 +84,9 @@ fn valid_patterns<'p>(
 
 const NONE: u32 = u32::MAX;
 const ROOT: u32 = 0;
+/// A node with at most this many literal children has them tried one by one; with more,
+/// a binary search is fewer comparisons.
+const SCANNED: u16 = 8;
 
 /// 16 bytes: a device's ten patterns make some twenty nodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -104,6 +107,10 @@ const VIA_PLUS: u8 = 1;
 const ENDS: u8 = 2;
 /// A pattern continues here with `#`.
 const HASH: u8 = 4;
+/// On the way from the root to here, some node was reached by a literal while its parent
+/// also has a `+` child: when this node fails, that `+` branch is still to be tried.
+/// Without it, a failure here decides the whole walk.
+const RETRY: u8 = 8;
 
 impl Node {
     fn via_plus(&self) -> bool {
@@ -114,6 +121,9 @@ impl Node {
     }
     fn hash(&self) -> bool {
         self.flags & HASH != 0
+    }
+    fn retry(&self) -> bool {
+        self.flags & RETRY != 0
     }
 }
 
@@ -193,7 +203,11 @@ impl TopicSet {
             .collect();
         let mut edges = Vec::new();
         let mut labels = Vec::new();
+        // A child is built after its parent, so each node's RETRY is known before its
+        // children inherit it.
         for (i, b) in tree.iter().enumerate() {
+            let inherited = nodes[i].flags & RETRY;
+            let literal_retry = if b.plus.is_some() { RETRY } else { inherited };
             nodes[i].first_edge = index(edges.len());
             nodes[i].edge_count =
                 u16::try_from(b.literal.len()).expect("a token is far smaller than 65,535 levels");
@@ -205,10 +219,11 @@ impl TopicSet {
                 });
                 labels.extend_from_slice(label.as_bytes());
                 nodes[child].parent = index(i);
+                nodes[child].flags |= literal_retry;
             }
             if let Some(child) = b.plus {
                 nodes[child].parent = index(i);
-                nodes[child].flags |= VIA_PLUS;
+                nodes[child].flags |= VIA_PLUS | inherited;
             }
         }
         TopicSet {
@@ -219,16 +234,31 @@ impl TopicSet {
     }
 
     fn label(&self, edge: &Edge) -> &[u8] {
-        &self.labels[edge.label_start as usize..(edge.label_start + edge.label_len) as usize]
+        let start = edge.label_start as usize;
+        &self.labels[start..start + edge.label_len as usize]
     }
 
-    fn literal_child(&self, node: &Node, level: &[u8]) -> Option<u32> {
+    /// The literal child naming the level at the start of `rest`, with that level's length.
+    fn literal_child(&self, node: &Node, rest: &[u8]) -> Option<(u32, usize)> {
         let first = node.first_edge as usize;
         let edges = &self.edges[first..first + usize::from(node.edge_count)];
+        if node.edge_count <= SCANNED {
+            // A label names the level when the topic goes on with the label and then ends
+            // or starts its next level, so the level's end need not be searched for first.
+            // The byte after the label rules out most labels without comparing them.
+            return edges
+                .iter()
+                .find(|edge| {
+                    let label = self.label(edge);
+                    rest.get(label.len()).is_none_or(|&b| b == b'/') && rest.starts_with(label)
+                })
+                .map(|edge| (edge.child, edge.label_len as usize));
+        }
+        let level = &rest[..level_len(rest)];
         edges
             .binary_search_by(|edge| self.label(edge).cmp(level))
             .ok()
-            .map(|i| edges[i].child)
+            .map(|i| (edges[i].child, level.len()))
     }
 
     /// True when a filter of the set matches `topic`.
@@ -241,42 +271,36 @@ impl TopicSet {
         // At the root, `+` and `#` do not match a topic that starts with `$`.
         let dollar = topic.first() == Some(&b'$');
         let wild_allowed = |node: u32| node != ROOT || !dollar;
-        // `cut` is where the next level of the topic starts; past the end means the topic
-        // is used up.
-        let end = topic.len() + 1;
-        let mut node = ROOT;
+        // Where the next level of the topic starts; past the end once the topic is used
+        // up (at the end itself, an empty last level remains, as in `a/`).
         let mut cut = 0;
+        let mut node = ROOT;
         loop {
             let here = &self.nodes[node as usize];
             if here.hash() && wild_allowed(node) {
                 return true;
             }
-            let mut next = None;
-            if cut == end {
-                if here.ends() {
-                    return true;
+            match topic.get(cut..) {
+                None if here.ends() => return true,
+                None => {}
+                Some(rest) => {
+                    let next = self.literal_child(here, rest).or_else(|| {
+                        (here.plus != NONE && wild_allowed(node))
+                            .then(|| (here.plus, level_len(rest)))
+                    });
+                    if let Some((child, level_len)) = next {
+                        node = child;
+                        cut += level_len + 1;
+                        continue;
+                    }
                 }
-            } else {
-                let stop = topic[cut..]
-                    .iter()
-                    .position(|&b| b == b'/')
-                    .map_or(topic.len(), |i| cut + i);
-                next = self
-                    .literal_child(here, &topic[cut..stop])
-                    .or_else(|| (here.plus != NONE && wild_allowed(node)).then_some(here.plus))
-                    .map(|child| (child, stop + 1));
-            }
-            if let Some((child, child_cut)) = next {
-                node = child;
-                cut = child_cut;
-                continue;
             }
             // Backtrack: the nearest ancestor whose `+` branch is still untried.
             loop {
-                if node == ROOT {
+                let child = &self.nodes[node as usize];
+                if !child.retry() {
                     return false;
                 }
-                let child = &self.nodes[node as usize];
                 let parent = child.parent;
                 let plus = self.nodes[parent as usize].plus;
                 if !child.via_plus() && plus != NONE && wild_allowed(parent) {
@@ -293,6 +317,11 @@ impl TopicSet {
             }
         }
     }
+}
+
+/// The length of the level at the start of `rest`.
+fn level_len(rest: &[u8]) -> usize {
+    rest.iter().position(|&b| b == b'/').unwrap_or(rest.len())
 }
 
 #[cfg(test)]
