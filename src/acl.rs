@@ -84,16 +84,18 @@ fn valid_patterns<'p>(
 
 const NONE: u32 = u32::MAX;
 const ROOT: u32 = 0;
-/// A node with at most this many literal children has them tried one by one; with more,
-/// a binary search is fewer comparisons.
-const SCANNED: u16 = 8;
+/// A node with at most this many literal children has them tried one by one; one with
+/// more keeps them in a hash table, as thousands of device ids under one level would
+/// otherwise cost a comparison each, or a dozen with a binary search.
+const SCANNED: usize = 8;
 
 /// 16 bytes: a device's ten patterns make some twenty nodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Node {
     parent: u32,
-    /// This node's literal children are `edges[first_edge..first_edge + edge_count]`,
-    /// sorted by label. (A token fits in 65,535 bytes, so a node has fewer children.)
+    /// This node's literal children are `edges[first_edge..first_edge + edge_count]`:
+    /// sorted by label, or with TABLE, a hash table with empty slots. (A token fits in
+    /// 65,535 bytes, so even a table has fewer slots.)
     first_edge: u32,
     /// The child reached by `+`, or NONE.
     plus: u32,
@@ -111,6 +113,8 @@ const HASH: u8 = 4;
 /// also has a `+` child: when this node fails, that `+` branch is still to be tried.
 /// Without it, a failure here decides the whole walk.
 const RETRY: u8 = 8;
+/// The literal children are a hash table.
+const TABLE: u8 = 16;
 
 impl Node {
     fn via_plus(&self) -> bool {
@@ -125,14 +129,29 @@ impl Node {
     fn retry(&self) -> bool {
         self.flags & RETRY != 0
     }
+    fn table(&self) -> bool {
+        self.flags & TABLE != 0
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Edge {
     label_start: u32,
-    label_len: u32,
+    /// A level is at most 65,535 bytes.
+    label_len: u16,
+    /// Bits of the label's hash, which rule out most slots of a table without comparing
+    /// their labels.
+    tag: u16,
+    /// NONE for an empty slot of a table.
     child: u32,
 }
+
+const EMPTY_SLOT: Edge = Edge {
+    label_start: 0,
+    label_len: 0,
+    tag: 0,
+    child: NONE,
+};
 
 /// A set of topic filters, answering "does any of them match this topic?".
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -208,19 +227,45 @@ impl TopicSet {
         for (i, b) in tree.iter().enumerate() {
             let inherited = nodes[i].flags & RETRY;
             let literal_retry = if b.plus.is_some() { RETRY } else { inherited };
-            nodes[i].first_edge = index(edges.len());
-            nodes[i].edge_count =
-                u16::try_from(b.literal.len()).expect("a token is far smaller than 65,535 levels");
+            let first = edges.len();
+            // A third of the slots stay empty, so that a probe soon meets one: a level
+            // named by no child is the common case of a denied topic.
+            let slots = b.literal.len() + b.literal.len() / 2 + 1;
+            let table = b.literal.len() > SCANNED;
+            if table {
+                edges.resize(first + slots, EMPTY_SLOT);
+                nodes[i].flags |= TABLE;
+            }
+            // Labels in sorted order, so that the same patterns in any order give the same
+            // arrays (and the same table, as each label probes the slots the same way).
             for (label, &child) in &b.literal {
-                edges.push(Edge {
+                let (_, hash) = level_hash(label.as_bytes());
+                let edge = Edge {
                     label_start: index(labels.len()),
-                    label_len: index(label.len()),
+                    label_len: u16::try_from(label.len()).expect("a level is at most 65,535 bytes"),
+                    tag: tag(hash),
                     child: index(child),
-                });
+                };
                 labels.extend_from_slice(label.as_bytes());
+                if table {
+                    let mut slot = first + home_slot(hash, slots);
+                    while edges[slot].child != NONE {
+                        slot = if slot + 1 == first + slots {
+                            first
+                        } else {
+                            slot + 1
+                        };
+                    }
+                    edges[slot] = edge;
+                } else {
+                    edges.push(edge);
+                }
                 nodes[child].parent = index(i);
                 nodes[child].flags |= literal_retry;
             }
+            nodes[i].first_edge = index(first);
+            nodes[i].edge_count = u16::try_from(edges.len() - first)
+                .expect("a token is far smaller than 65,535 levels");
             if let Some(child) = b.plus {
                 nodes[child].parent = index(i);
                 nodes[child].flags |= VIA_PLUS | inherited;
@@ -242,7 +287,7 @@ impl TopicSet {
     fn literal_child(&self, node: &Node, rest: &[u8]) -> Option<(u32, usize)> {
         let first = node.first_edge as usize;
         let edges = &self.edges[first..first + usize::from(node.edge_count)];
-        if node.edge_count <= SCANNED {
+        if !node.table() {
             // A label names the level when the topic goes on with the label and then ends
             // or starts its next level, so the level's end need not be searched for first.
             // The byte after the label rules out most labels without comparing them.
@@ -254,11 +299,18 @@ impl TopicSet {
                 })
                 .map(|edge| (edge.child, edge.label_len as usize));
         }
-        let level = &rest[..level_len(rest)];
-        edges
-            .binary_search_by(|edge| self.label(edge).cmp(level))
-            .ok()
-            .map(|i| (edges[i].child, level.len()))
+        // Linear probing from the level's home slot, until its label or an empty slot.
+        let (len, hash) = level_hash(rest);
+        let level = &rest[..len];
+        let tag = tag(hash);
+        let home = home_slot(hash, edges.len());
+        let (wrapped, from_home) = edges.split_at(home);
+        from_home
+            .iter()
+            .chain(wrapped)
+            .take_while(|edge| edge.child != NONE)
+            .find(|edge| edge.tag == tag && self.label(edge) == level)
+            .map(|edge| (edge.child, len))
     }
 
     /// True when a filter of the set matches `topic`.
@@ -317,6 +369,30 @@ impl TopicSet {
             }
         }
     }
+}
+
+/// The length of the level at the start of `rest`, and its hash (multiply-rotate, as in
+/// rustc's FxHash: a few instructions a byte, and the table's labels are chosen by the
+/// token's issuer, not by the clients whose topics are looked up).
+fn level_hash(rest: &[u8]) -> (usize, u64) {
+    let mut hash = 0u64;
+    for (i, &byte) in rest.iter().enumerate() {
+        if byte == b'/' {
+            return (i, hash);
+        }
+        hash = (hash.rotate_left(5) ^ u64::from(byte)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    (rest.len(), hash)
+}
+
+/// Where a hash's probe starts in a table of `slots`: the multiplication's high bits, the
+/// best mixed, scaled to the table without a division.
+fn home_slot(hash: u64, slots: usize) -> usize {
+    (((hash >> 32) * slots as u64) >> 32) as usize
+}
+
+fn tag(hash: u64) -> u16 {
+    (hash >> 16) as u16
 }
 
 /// The length of the level at the start of `rest`.

@@ -182,3 +182,42 @@ proptest! {
         }
     }
 }
+
+/// Levels from an alphabet wide enough that a node gets more children than it scans, so
+/// that they go in a hash table.
+fn wide_level() -> impl Strategy<Value = String> {
+    prop_oneof![
+        8 => (0..40u8).prop_map(|n| n.to_string()),
+        1 => Just("".to_owned()),
+        1 => Just("$s".to_owned()),
+    ]
+}
+
+fn wide_filter() -> impl Strategy<Value = String> {
+    let level = prop_oneof![6 => wide_level(), 1 => Just("+".to_owned())];
+    (proptest::collection::vec(level, 1..4), any::<bool>()).prop_map(|(mut levels, hash)| {
+        if hash {
+            levels.push("#".to_owned());
+        }
+        levels.join("/")
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+    #[test]
+    fn wide_topic_sets_agree_with_matching_each_filter(
+        filters in proptest::collection::vec(wide_filter(), 0..120),
+        topics in proptest::collection::vec(
+            proptest::collection::vec(wide_level(), 1..5).prop_map(|l| l.join("/")),
+            1..16,
+        ),
+    ) {
+        let set = TopicSet::new(filters.iter().map(String::as_str));
+        for topic in &topics {
+            let expected = filters.iter().any(|f| matches(f, topic));
+            prop_assert_eq!(set.matches(topic.as_bytes()), expected, "{:?} vs {}", filters, topic);
+        }
+    }
+}
