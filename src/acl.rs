@@ -210,21 +210,36 @@ impl TopicSet {
 
     fn flatten(tree: &[BuildNode<'_>]) -> TopicSet {
         let index = |i: usize| u32::try_from(i).expect("a token is far smaller than 4 GiB");
-        let mut nodes: Vec<Node> = tree
+        // Nodes are numbered breadth first, literal children in label order and then `+`,
+        // rather than in the order the patterns built them: the same patterns in any order
+        // must give equal sets. Built node `order[i]` becomes node i.
+        let mut order = vec![ROOT as usize];
+        let mut i = 0;
+        while let Some(&b) = order.get(i) {
+            order.extend(tree[b].literal.values());
+            order.extend(tree[b].plus);
+            i += 1;
+        }
+        let mut renumbered = vec![0; tree.len()];
+        for (i, &b) in order.iter().enumerate() {
+            renumbered[b] = index(i);
+        }
+        let mut nodes: Vec<Node> = order
             .iter()
+            .map(|&b| &tree[b])
             .map(|b| Node {
                 parent: NONE,
                 first_edge: 0,
                 edge_count: 0,
-                plus: b.plus.map_or(NONE, index),
+                plus: b.plus.map_or(NONE, |child| renumbered[child]),
                 flags: if b.ends { ENDS } else { 0 } | if b.hash { HASH } else { 0 },
             })
             .collect();
         let mut edges = Vec::new();
         let mut labels = Vec::new();
-        // A child is built after its parent, so each node's RETRY is known before its
+        // A child is numbered after its parent, so each node's RETRY is known before its
         // children inherit it.
-        for (i, b) in tree.iter().enumerate() {
+        for (i, b) in order.iter().map(|&b| &tree[b]).enumerate() {
             let inherited = nodes[i].flags & RETRY;
             let literal_retry = if b.plus.is_some() { RETRY } else { inherited };
             let first = edges.len();
@@ -239,12 +254,13 @@ impl TopicSet {
             // Labels in sorted order, so that the same patterns in any order give the same
             // arrays (and the same table, as each label probes the slots the same way).
             for (label, &child) in &b.literal {
+                let child = renumbered[child];
                 let (_, hash) = level_hash(label.as_bytes());
                 let edge = Edge {
                     label_start: index(labels.len()),
                     label_len: u16::try_from(label.len()).expect("a level is at most 65,535 bytes"),
                     tag: tag(hash),
-                    child: index(child),
+                    child,
                 };
                 labels.extend_from_slice(label.as_bytes());
                 if table {
@@ -260,13 +276,14 @@ impl TopicSet {
                 } else {
                     edges.push(edge);
                 }
-                nodes[child].parent = index(i);
-                nodes[child].flags |= literal_retry;
+                nodes[child as usize].parent = index(i);
+                nodes[child as usize].flags |= literal_retry;
             }
             nodes[i].first_edge = index(first);
             nodes[i].edge_count = u16::try_from(edges.len() - first)
                 .expect("a token is far smaller than 65,535 levels");
             if let Some(child) = b.plus {
+                let child = renumbered[child] as usize;
                 nodes[child].parent = index(i);
                 nodes[child].flags |= VIA_PLUS | inherited;
             }

@@ -220,4 +220,13 @@ proptest! {
             prop_assert_eq!(set.matches(topic.as_bytes()), expected, "{:?} vs {}", filters, topic);
         }
     }
+
+    #[test]
+    fn the_same_filters_in_any_order_give_equal_sets(
+        filters in proptest::collection::vec(wide_filter(), 0..120),
+    ) {
+        let set = TopicSet::new(filters.iter().map(String::as_str));
+        let reversed = TopicSet::new(filters.iter().rev().map(String::as_str));
+        prop_assert_eq!(set, reversed);
+    }
 }
