@@ -320,14 +320,19 @@ impl TopicSet {
         let (len, hash) = level_hash(rest);
         let level = &rest[..len];
         let tag = tag(hash);
-        let home = home_slot(hash, edges.len());
-        let (wrapped, from_home) = edges.split_at(home);
-        from_home
-            .iter()
-            .chain(wrapped)
-            .take_while(|edge| edge.child != NONE)
-            .find(|edge| edge.tag == tag && self.label(edge) == level)
-            .map(|edge| (edge.child, len))
+        let mut slot = home_slot(hash, edges.len());
+        loop {
+            // `get` rather than indexing: `slot` is always in the table, but the compiler
+            // cannot know it, and a miss is an answer where a panic is not.
+            let edge = edges.get(slot)?;
+            if edge.child == NONE {
+                return None;
+            }
+            if edge.tag == tag && self.label(edge) == level {
+                return Some((edge.child, len));
+            }
+            slot = if slot + 1 == edges.len() { 0 } else { slot + 1 };
+        }
     }
 
     /// True when a filter of the set matches `topic`.
