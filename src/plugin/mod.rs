@@ -69,6 +69,10 @@ pub struct Plugin<B: Broker> {
     ticks_seen: Cell<bool>,
     /// The client being disconnected at expiry, while the broker does it.
     kicking: Cell<Option<Client>>,
+    /// Every DISCONNECT and CLIENT_OFFLINE so far was handled to the end (none panicked),
+    /// and the broker reports every disconnection, so the table knows which sessions are
+    /// live.
+    disconnects_handled: Cell<bool>,
     /// The thread fetching keys over HTTPS, when configured.
     key_fetch: Option<KeyFetch>,
     /// Why the fetch failed, while no fetched key set has arrived: the reason given to
@@ -149,6 +153,7 @@ impl<B: Broker> Plugin<B> {
             recheck_pass: Cell::new(false),
             ticks_seen: Cell::new(false),
             kicking: Cell::new(None),
+            disconnects_handled: Cell::new(true),
             key_fetch,
             fetch_failure: RefCell::new(None),
         })
@@ -161,6 +166,11 @@ impl<B: Broker> Plugin<B> {
 
     pub fn set_optional_events(&self, events: OptionalEvents) {
         self.events.set(events);
+        // A broker with CONNECT events reports a durable session's disconnection only as
+        // CLIENT_OFFLINE; without that event, the plugin would not see it.
+        if events.connect && !events.client_offline {
+            self.disconnects_handled.set(false);
+        }
     }
 
     /// The test hook of debug builds: panics in `callback` for a client whose id starts
@@ -205,7 +215,14 @@ impl<B: Broker> Plugin<B> {
         let Some(session) = sessions.get_mut(client) else {
             return AclDecision::Defer;
         };
-        if !self.is_same_client(client, session) || !session.expects(access) {
+        // The broker frees a client, and may give its address to another, only after
+        // reporting its disconnection: a session seen to connect and not to disconnect is
+        // still the client at this address. That holds only while every disconnection
+        // was handled to the end; otherwise, and for offline sessions, the client is
+        // compared with the record (two broker calls and two string comparisons, the
+        // largest part of a check's cost).
+        let known_live = session.is_live() && self.disconnects_handled.get();
+        if !(known_live || self.is_same_client(client, session)) || !session.expects(access) {
             sessions.remove(client);
             return AclDecision::Defer;
         }
@@ -294,14 +311,25 @@ impl<B: Broker> Plugin<B> {
     /// MOSQ_EVT_DISCONNECT. Where the broker also reports CLIENT_OFFLINE (2.1),
     /// DISCONNECT means the session ends with the connection.
     pub fn disconnect(&self, client: Client) {
-        self.injected_panic("disconnect", client);
-        self.sessions()
-            .disconnected(client, self.events.get().client_offline);
+        self.record_disconnection(|| {
+            self.injected_panic("disconnect", client);
+            self.sessions()
+                .disconnected(client, self.events.get().client_offline);
+        });
     }
 
     /// MOSQ_EVT_CLIENT_OFFLINE (Mosquitto 2.1): a durable session lost its connection.
     pub fn client_offline(&self, client: Client) {
-        self.sessions().disconnected(client, false);
+        self.record_disconnection(|| self.sessions().disconnected(client, false));
+    }
+
+    /// Runs the handling of a disconnection. If it does not finish (a panic, caught at the
+    /// FFI boundary), a session may be recorded as live whose client is gone, so from
+    /// then on every check compares the client with its record.
+    fn record_disconnection(&self, handle: impl FnOnce()) {
+        let handled = self.disconnects_handled.replace(false);
+        handle();
+        self.disconnects_handled.set(handled);
     }
 
     /// The session table, once what an earlier callback left to settle is settled. Every

@@ -476,13 +476,70 @@ fn the_username_is_part_of_the_client_s_identity() {
         h.connect(1, "same-id", Some("alice"), &acl_token()),
         AuthDecision::Accept
     );
-    // Same address and id, another username: not the client that presented the token.
+    h.plugin.disconnect(Client(1));
+    // At the freed address, same id, another username and no BASIC_AUTH (a certificate
+    // client): not the client that presented the token.
     h.arrive(1, "same-id", Some("mallory"), false);
+    assert_eq!(
+        h.check(1, Access::Read, "devices/alice/x"),
+        AclDecision::Defer
+    );
+    assert_eq!(h.plugin.client_states(), 0);
+}
+
+/// A live session is taken for its client without comparing (the broker reports a
+/// disconnection before it frees a client), but only while every disconnection was
+/// handled: after one that did not finish, each check compares again.
+#[cfg(debug_assertions)]
+#[test]
+fn after_a_failed_disconnect_every_check_compares_the_client() {
+    let h = Harness::new(&[("test_panic", "disconnect")]);
+    for (address, id) in [(1, "panic-disconnect-1"), (2, "c2")] {
+        assert_eq!(
+            h.connect(address, id, Some("alice"), &acl_token()),
+            AuthDecision::Accept
+        );
+    }
+    let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        h.plugin.disconnect(Client(1));
+    }));
+    assert!(failed.is_err(), "the injected panic");
+    // The session at 1 is still recorded as live, though its client is gone; a certificate
+    // client at that address inherits nothing.
+    h.arrive(1, "cert-client", Some("alice"), false);
     assert_eq!(
         h.check(1, Access::Write, "devices/alice/x"),
         AclDecision::Defer
     );
+    // Nor at an address whose disconnection was never reported at all.
+    h.arrive(2, "cert-client-2", Some("alice"), false);
+    assert_eq!(
+        h.check(2, Access::Write, "devices/alice/x"),
+        AclDecision::Defer
+    );
+    h.plugin.disconnect(Client(2));
     assert_eq!(h.plugin.client_states(), 0);
+}
+
+/// A broker with CONNECT events but no CLIENT_OFFLINE would not report a durable
+/// session's disconnection, so nothing is taken for live.
+#[test]
+fn with_connect_but_no_client_offline_event_every_check_compares_the_client() {
+    let h = Harness::new(&[]);
+    h.plugin.set_optional_events(OptionalEvents {
+        connect: true,
+        client_offline: false,
+    });
+    assert_eq!(
+        h.connect(1, "c1", Some("alice"), &acl_token()),
+        AuthDecision::Accept
+    );
+    h.plugin.connected(Client(1));
+    h.arrive(1, "cert-client", Some("alice"), false);
+    assert_eq!(
+        h.check(1, Access::Write, "devices/alice/x"),
+        AclDecision::Defer
+    );
 }
 
 #[test]
