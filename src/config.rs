@@ -479,11 +479,9 @@ fn parse_claim_list(value: &str) -> Result<Vec<String>, ConfigError> {
 }
 
 /// An `https://` URL: keys fetched over plain HTTP could be swapped by anyone on the path.
+/// The scheme is lower case, as providers write it: an issuer is compared exactly.
 fn https_url(option: &str, value: &str) -> Result<String, ConfigError> {
-    let scheme_ok = value
-        .get(..8)
-        .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
-    if !scheme_ok {
+    if !value.starts_with("https://") {
         return Err(ConfigError::new(
             option,
             format!("'{value}' is not an https:// URL"),
@@ -621,8 +619,8 @@ mod tests {
         assert_eq!(parse(&[]).unwrap().remote, None);
 
         let config = parse(&[
-            ("oidc_issuer", "HTTPS://idp.example/realms/devices "),
-            ("issuer", "HTTPS://idp.example/realms/devices"),
+            ("oidc_issuer", "https://idp.example/realms/devices "),
+            ("issuer", "https://idp.example/realms/devices"),
             ("jwks_refresh", "60"),
             ("jwks_timeout", "2"),
             ("jwks_ca_file", "/etc/ca.pem"),
@@ -630,7 +628,7 @@ mod tests {
             ("jwks_required_at_start", "true"),
         ])
         .unwrap();
-        let issuer = "HTTPS://idp.example/realms/devices";
+        let issuer = "https://idp.example/realms/devices";
         assert_eq!(
             config.remote.unwrap(),
             RemoteKeys {
@@ -737,6 +735,11 @@ mod tests {
             (
                 &[("jwks_url", "http://idp.example/certs")],
                 "jwks_url",
+                "not an https:// URL",
+            ),
+            (
+                &[("oidc_issuer", "HTTPS://idp.example/realms/x")],
+                "oidc_issuer",
                 "not an https:// URL",
             ),
             (

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use crate::algorithm::AlgorithmSet;
 use crate::config::{ConfigError, KeyUrl, RemoteKeys};
 use crate::keys::{Fetched, KeySet};
+use crate::token::sanitize_to;
 
 pub use http::Fetcher;
 pub use schedule::{Ask, Reason};
@@ -120,34 +121,25 @@ impl KeyFetch {
         ))
     }
 
-    /// What the thread has found since the last call; never blocks (with the lock taken
-    /// by the thread this instant, the news waits for the next call).
+    /// What the thread has found since the last call. The lock is only ever held to read
+    /// or write the state, never across a fetch, so this waits for nothing slow.
     pub fn news(&self) -> Vec<News> {
         if !self.shared.has_news.load(Ordering::Acquire) {
             return Vec::new();
         }
-        match self.shared.state.try_lock() {
-            Ok(mut state) => {
-                self.shared.has_news.store(false, Ordering::Release);
-                std::mem::take(&mut state.news)
-            }
-            Err(_) => Vec::new(),
-        }
+        let mut state = lock(&self.shared.state);
+        self.shared.has_news.store(false, Ordering::Release);
+        std::mem::take(&mut state.news)
     }
 
-    /// Asks for a fetch out of turn. Never blocks: with the lock taken by the thread this
-    /// instant, a fetch is under way or about to be.
+    /// Asks for a fetch out of turn; as [`KeyFetch::news`], waits for nothing slow.
     pub fn ask(&self, reason: Reason) -> Ask {
-        match self.shared.state.try_lock() {
-            Ok(mut state) => {
-                let answer = state.schedule.ask(reason, Instant::now());
-                if answer == Ask::Started {
-                    self.shared.wake.notify_one();
-                }
-                answer
-            }
-            Err(_) => Ask::Pending,
+        let mut state = lock(&self.shared.state);
+        let answer = state.schedule.ask(reason, Instant::now());
+        if answer == Ask::Started {
+            self.shared.wake.notify_one();
         }
+        answer
     }
 }
 
@@ -200,6 +192,9 @@ impl Worker {
                 Ok((digest, keys)) => {
                     if self.last_digest != Some(digest) {
                         self.last_digest = Some(digest);
+                        // Without ticks or connections news waits; only the newest set
+                        // matters.
+                        state.news.retain(|n| !matches!(n, News::Keys(_)));
                         state.news.push(News::Keys(keys));
                     }
                     if streak == Streak::Ended {
@@ -248,12 +243,28 @@ fn fetch_and_read(
     algorithms: AlgorithmSet,
     source: &str,
 ) -> Result<(u64, Fetched), String> {
-    let bytes = fetcher.fetch()?;
+    // Server-chosen text (a jwks_uri, a certificate's names, an HTTP error) goes into log
+    // lines: control characters must not let it forge lines of its own.
+    let bytes = fetcher.fetch().map_err(|why| sanitize_to(&why, 400))?;
     let keys = KeySet::from_fetched_jwks(&bytes, algorithms, source)
-        .map_err(|why| format!("{source}: {why}"))?;
+        .map_err(|why| sanitize_to(&format!("{source}: {why}"), 400))?;
+    Ok((digest(&bytes), keys))
+}
+
+/// A digest of the set's keys that ignores their order and the JSON's layout, so that a
+/// provider that reorders or reformats an unchanged set does not make it look new.
+fn digest(bytes: &[u8]) -> u64 {
+    let mut keys: Vec<String> = match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(set) => set["keys"]
+            .as_array()
+            .map(|keys| keys.iter().map(|k| k.to_string()).collect())
+            .unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    keys.sort_unstable();
     let mut digest = DefaultHasher::new();
-    bytes.hash(&mut digest);
-    Ok((digest.finish(), keys))
+    keys.hash(&mut digest);
+    digest.finish()
 }
 
 /// A panic on either side must not leave the other unable to lock; the state stays

@@ -61,15 +61,18 @@ pub unsafe extern "C" fn mosquitto_plugin_init(
         if jsonwebtoken::crypto::CryptoProvider::try_get_default().is_none() {
             return fail("built without a crypto provider for jsonwebtoken");
         }
+        // Before the plugin starts its thread, so that the thread can never run code that
+        // was unmapped.
+        let fetches = options
+            .iter()
+            .any(|(k, _)| matches!(*k, "jwks_url" | "oidc_issuer"));
+        if fetches && let Err(problem) = keep_library_loaded() {
+            return fail(&problem);
+        }
         let plugin = match Plugin::new(MosquittoBroker, options.iter().map(|(k, v)| (*k, *v))) {
             Ok(plugin) => plugin,
             Err(e) => return fail(&e.to_string()),
         };
-        if plugin.has_thread()
-            && let Err(problem) = keep_library_loaded()
-        {
-            return fail(&problem);
-        }
         let instance = Box::into_raw(Box::new(Instance { identifier, plugin }));
         if let Err(problem) = register(instance) {
             // SAFETY: allocated just above and registered nowhere any more.

@@ -31,8 +31,19 @@ pub enum Entry {
     },
 }
 
+/// Where a set comes from, which decides how strictly it is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// The operator's file: a broken key is an error to fix.
+    File,
+    /// Fetched from a URL anyone may read. A secret (`oct`) key there is known to all, so
+    /// it is never used; and a key the provider got wrong is passed over, so that one odd
+    /// key cannot stop every rotation from landing.
+    Published,
+}
+
 /// Reads every key of a set. The error names the key at fault.
-pub fn read_set(bytes: &[u8]) -> Result<Vec<Entry>, String> {
+pub fn read_set(bytes: &[u8], origin: Origin) -> Result<Vec<Entry>, String> {
     let value: Value =
         serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON ({e})"))?;
     let Value::Object(set) = value else {
@@ -52,12 +63,21 @@ pub fn read_set(bytes: &[u8]) -> Result<Vec<Entry>, String> {
         .enumerate()
         .map(|(i, key)| {
             let label = label(i, key);
-            read_key(key)
-                .map_err(|why| format!("{label}: {why}"))
-                .map(|read| match read {
-                    Ok(jwk) => Entry::Usable(jwk),
-                    Err(why) => Entry::PassedOver { label, why },
-                })
+            if origin == Origin::Published && key.get("kty").is_some_and(|kty| kty == "oct") {
+                let why = "a secret (oct) key, which anyone can read from a published set; \
+                           HMAC secrets come from secret_key only"
+                    .to_owned();
+                return Ok(Entry::PassedOver { label, why });
+            }
+            match (read_key(key), origin) {
+                (Ok(Ok(jwk)), _) => Ok(Entry::Usable(jwk)),
+                (Ok(Err(why)), _) => Ok(Entry::PassedOver { label, why }),
+                (Err(why), Origin::Published) => Ok(Entry::PassedOver {
+                    label,
+                    why: format!("it is broken: {why}"),
+                }),
+                (Err(why), Origin::File) => Err(format!("{label}: {why}")),
+            }
         })
         .collect()
 }

@@ -16,6 +16,7 @@ use crate::config::{Config, ConfigError, SecretEncoding, SecretSource};
 use crate::signature::VerifyingKey;
 
 pub use jwk::Entry as JwkEntry;
+use jwk::Origin;
 
 pub struct Key {
     kind: KeyKind,
@@ -110,11 +111,12 @@ impl KeySet {
             shortfalls.extend(load_jwks(path, config.algorithms, &mut keys, &mut notes)?);
         }
         let set = KeySet { keys };
-        // Keys to be fetched may serve any algorithm; until they come, tokens are refused
-        // with that reason.
-        let fetched_later = config.remote.is_some();
+        // Keys to be fetched may serve any algorithm but HMAC (a published set holds no
+        // secret); until they come, tokens are refused with that reason.
+        let fetched_later =
+            |alg: Algorithm| config.remote.is_some() && alg.key_kind() != KeyKind::Hmac;
         for alg in config.algorithms.iter() {
-            if !fetched_later && set.for_algorithm(alg).next().is_none() {
+            if !fetched_later(alg) && set.for_algorithm(alg).next().is_none() {
                 shortfalls.push(ConfigError::new("algorithm", missing_key_problem(alg)));
             }
         }
@@ -218,6 +220,7 @@ fn load_jwks(
     let mut passed_over = Vec::new();
     let found = read_jwks(
         &read_file(option, path)?,
+        Origin::File,
         algorithms,
         keys,
         &mut passed_over,
@@ -258,7 +261,14 @@ impl KeySet {
     ) -> Result<Fetched, String> {
         let mut keys = Vec::new();
         let mut passed_over = Vec::new();
-        if read_jwks(bytes, algorithms, &mut keys, &mut passed_over)? == 0 {
+        if read_jwks(
+            bytes,
+            Origin::Published,
+            algorithms,
+            &mut keys,
+            &mut passed_over,
+        )? == 0
+        {
             return Err(format!(
                 "no usable signing key ({})",
                 no_key_reasons(&passed_over)
@@ -278,12 +288,13 @@ impl KeySet {
 /// one was passed over, and counts the keys added.
 fn read_jwks(
     bytes: &[u8],
+    origin: Origin,
     algorithms: AlgorithmSet,
     keys: &mut Vec<Key>,
     passed_over: &mut Vec<String>,
 ) -> Result<usize, String> {
     let before = keys.len();
-    for entry in jwk::read_set(bytes)? {
+    for entry in jwk::read_set(bytes, origin)? {
         match entry {
             JwkEntry::Usable(jwk) => {
                 let label = match &jwk.kid {
@@ -711,6 +722,55 @@ mod tests {
         let set = load(&[("algorithm", "HS256"), ("jwks_file", &path)]).unwrap();
         assert_eq!(set.candidates(Algorithm::HS256, Some("any")).count(), 0);
         assert_eq!(set.candidates(Algorithm::HS256, None).count(), 1);
+    }
+
+    #[test]
+    fn a_published_set_never_yields_a_secret_and_passes_over_broken_keys() {
+        let mut algorithms = AlgorithmSet::default();
+        for alg in [Algorithm::HS256, Algorithm::RS256, Algorithm::ES256] {
+            algorithms.insert(alg);
+        }
+        let set = std::fs::read(fixture("jwks.json")).unwrap();
+        let fetched = KeySet::from_fetched_jwks(&set, algorithms, "https://idp").unwrap();
+        let kids: Vec<&str> = fetched.keys.kids().collect();
+        assert!(!kids.contains(&"hmac"), "{kids:?}");
+        assert!(kids.contains(&"rsa") && kids.contains(&"ec256"), "{kids:?}");
+        assert!(
+            fetched
+                .notes
+                .iter()
+                .any(|n| n.starts_with("https://idp: passed over key 'hmac': a secret (oct) key")),
+            "{:?}",
+            fetched.notes
+        );
+
+        // A key the provider got wrong is passed over; the rest of the set serves.
+        let broken_and_good = format!(
+            r#"{{"keys":[{{"kty":"EC","crv":"P-256","kid":"bad","x":"AA","y":"AA"}},{}]}}"#,
+            serde_json::to_string(
+                &serde_json::from_slice::<serde_json::Value>(&set).unwrap()["keys"][1]
+            )
+            .unwrap()
+        );
+        let fetched =
+            KeySet::from_fetched_jwks(broken_and_good.as_bytes(), algorithms, "https://idp")
+                .unwrap();
+        assert_eq!(fetched.keys.kids().collect::<Vec<_>>(), ["rsa"]);
+        assert!(
+            fetched.notes[0].starts_with("https://idp: passed over key 'bad': it is broken: "),
+            "{:?}",
+            fetched.notes
+        );
+
+        // Nothing usable is an error, so that the last good set stays.
+        let only_secret = br#"{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"s"}]}"#;
+        let why = KeySet::from_fetched_jwks(only_secret, algorithms, "https://idp")
+            .err()
+            .unwrap();
+        assert!(
+            why.starts_with("no usable signing key (key 's': a secret"),
+            "{why}"
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! fetch when a token names a key nobody has.
 
 use crate::fetch::{Ask, News, Reason};
-use crate::token::{FetchedKeys, Refusal};
+use crate::keys::KeySet;
+use crate::token::{FetchedKeys, Refusal, Verifier, sanitize};
 
 use super::{Broker, LOG_PREFIX, LogLevel, Plugin, log_notes};
 
@@ -18,11 +19,10 @@ impl<B: Broker> Plugin<B> {
             match news {
                 News::Keys(fetched) => {
                     log_notes(&self.broker, &fetched.notes);
-                    let kids: Vec<&str> = fetched.keys.kids().collect();
                     let line = format!(
                         "{LOG_PREFIX}: fetched {} keys from {source} (kid: {})",
                         fetched.keys.len(),
-                        crate::token::sanitize(&kids.join(", "))
+                        kid_list(&fetched.keys)
                     );
                     self.verifier
                         .borrow_mut()
@@ -31,6 +31,7 @@ impl<B: Broker> Plugin<B> {
                     self.token_cache.borrow_mut().clear();
                     self.fetch_failure.replace(None);
                     self.broker.log(LogLevel::Info, &line);
+                    warn_unserved_algorithms(&self.broker, &self.verifier.borrow());
                 }
                 News::Failed(why) => {
                     let consequence = if self.verifier.borrow().has_fetched_keys() {
@@ -87,5 +88,29 @@ impl<B: Broker> Plugin<B> {
         if let Some(fetch) = &self.key_fetch {
             fetch.ask(Reason::Reload);
         }
+    }
+}
+
+/// The `kid`s of a set for one log line: each made safe, at most ten named.
+fn kid_list(keys: &KeySet) -> String {
+    const NAMED: usize = 10;
+    let mut kids: Vec<String> = keys.kids().take(NAMED).map(sanitize).collect();
+    let unnamed = keys.kids().count().saturating_sub(NAMED);
+    if unnamed > 0 {
+        kids.push(format!("and {unnamed} more"));
+    }
+    kids.join(", ")
+}
+
+/// One warning per configured algorithm that no key serves, each time fetched keys arrive:
+/// an `RS256,ES256` broker whose provider publishes only RSA keys should say so.
+pub(super) fn warn_unserved_algorithms(broker: &impl Broker, verifier: &Verifier) {
+    for alg in verifier.algorithms_without_key() {
+        broker.log(
+            LogLevel::Warning,
+            &format!(
+                "{LOG_PREFIX}: no configured or fetched key verifies {alg}; such tokens are refused"
+            ),
+        );
     }
 }

@@ -130,6 +130,9 @@ impl<B: Broker> Plugin<B> {
                     None => FetchedKeys::Awaited,
                 };
                 verifier.replace_fetched(fetched);
+                if verifier.has_fetched_keys() {
+                    fetched::warn_unserved_algorithms(&broker, &verifier);
+                }
                 broker.log(
                     LogLevel::Info,
                     &format!(
@@ -157,11 +160,6 @@ impl<B: Broker> Plugin<B> {
             key_fetch,
             fetch_failure: RefCell::new(None),
         })
-    }
-
-    /// True when the instance runs a thread of its own (to fetch keys).
-    pub fn has_thread(&self) -> bool {
-        self.key_fetch.is_some()
     }
 
     pub fn set_optional_events(&self, events: OptionalEvents) {

@@ -126,6 +126,21 @@ impl Verifier {
         }
     }
 
+    /// The configured algorithms that no key, configured or fetched, can verify.
+    pub fn algorithms_without_key(&self) -> Vec<Algorithm> {
+        let fetched = match &self.fetched {
+            FetchedKeys::Ready(keys) => Some(keys),
+            _ => None,
+        };
+        self.algorithms
+            .iter()
+            .filter(|&alg| {
+                self.keys.for_algorithm(alg).next().is_none()
+                    && fetched.is_none_or(|f| f.for_algorithm(alg).next().is_none())
+            })
+            .collect()
+    }
+
     pub fn has_fetched_keys(&self) -> bool {
         matches!(self.fetched, FetchedKeys::Ready(_))
     }
@@ -195,7 +210,9 @@ impl Verifier {
         if verified {
             return Ok(());
         }
-        if matches!(self.fetched, FetchedKeys::Awaited) {
+        if matches!(self.fetched, FetchedKeys::Awaited)
+            && self.keys.for_algorithm(header.alg).next().is_none()
+        {
             return Err(Refusal::KeysAwaited);
         }
         match kid {
@@ -216,10 +233,15 @@ struct Header {
 /// Makes client-supplied text safe for one log line: control characters escaped, length
 /// bounded.
 pub fn sanitize(text: &str) -> String {
-    const LIMIT: usize = 64;
+    sanitize_to(text, 64)
+}
+
+/// As [`sanitize`], for longer text (a network error that quotes a URL and a server's
+/// words), bounded at `limit` characters.
+pub fn sanitize_to(text: &str, limit: usize) -> String {
     let mut out = String::new();
     for (i, c) in text.chars().enumerate() {
-        if i == LIMIT {
+        if i == limit {
             out.push('…');
             break;
         }

@@ -25,6 +25,8 @@ pub enum Reply {
     Garbage,
     /// Holds the request without answering until [`Idp::release`].
     Hang,
+    /// 302 to this location.
+    Redirect(String),
     /// Closes the connection without answering, as a crashing server does.
     Close,
 }
@@ -34,7 +36,8 @@ struct State {
     replies: HashMap<String, Reply>,
     hits: HashMap<String, usize>,
     hanging: usize,
-    released: bool,
+    /// Counts [`Idp::release`] calls: a held request waits for the count to change.
+    releases: u64,
 }
 
 pub struct Idp {
@@ -92,20 +95,19 @@ impl Idp {
         });
     }
 
-    /// Waits until a request is held by [`Reply::Hang`].
-    pub fn wait_for_hanging(&self) {
-        self.wait("a held request", |s| s.hanging > 0);
+    /// Waits until `n` requests are held by [`Reply::Hang`].
+    pub fn wait_for_hanging(&self, n: usize) {
+        self.wait(&format!("{n} held requests"), |s| s.hanging >= n);
     }
 
     pub fn hanging(&self) -> usize {
         self.state().hanging
     }
 
-    /// Lets held requests go, closing them unanswered; later requests are answered again.
+    /// Lets the held requests go, closing them unanswered.
     pub fn release(&self) {
         let mut state = self.state();
-        state.released = true;
-        state.replies.retain(|_, r| !matches!(r, Reply::Hang));
+        state.releases += 1;
         self.shared.1.notify_all();
     }
 
@@ -186,9 +188,14 @@ fn answer(
             .cloned()
             .unwrap_or(Reply::Status(404))
     };
+    let mut location = String::new();
     let (status, body) = match reply {
         Reply::Json(body) => (200, body),
         Reply::Status(code) => (code, String::new()),
+        Reply::Redirect(to) => {
+            location = format!("Location: {to}\r\n");
+            (302, String::new())
+        }
         Reply::Garbage => (
             200,
             "<html><body>Sign in to the Wi-Fi</body></html>".to_owned(),
@@ -198,7 +205,8 @@ fn answer(
             let mut state = shared.0.lock().unwrap();
             state.hanging += 1;
             shared.1.notify_all();
-            while !state.released {
+            let held_at = state.releases;
+            while state.releases == held_at {
                 state = shared
                     .1
                     .wait_timeout(state, Duration::from_secs(1))
@@ -210,7 +218,7 @@ fn answer(
         }
     };
     let response = format!(
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{location}Connection: close\r\n\r\n{body}",
         body.len()
     );
     tls.write_all(response.as_bytes())?;
