@@ -5,7 +5,7 @@
 //! patterns stay a list: subscribing is rare and needs the coverage test of
 //! [`topic::covers`].
 
-use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 
 use crate::config::ClaimNames;
 use crate::token::{AclPatterns, sanitize};
@@ -90,7 +90,7 @@ const ROOT: u32 = 0;
 const SCANNED: usize = 8;
 
 /// 16 bytes: a device's ten patterns make some twenty nodes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Node {
     parent: u32,
     /// This node's literal children are `edges[first_edge..first_edge + edge_count]`:
@@ -134,7 +134,7 @@ impl Node {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Edge {
     label_start: u32,
     /// A level is at most 65,535 bytes.
@@ -154,16 +154,29 @@ const EMPTY_SLOT: Edge = Edge {
 };
 
 /// A set of topic filters, answering "does any of them match this topic?".
-#[derive(Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct TopicSet {
     nodes: Box<[Node]>,
     edges: Box<[Edge]>,
     labels: Box<[u8]>,
 }
 
+/// Hashes the parts that tell sets apart at little cost: equal sets have equal sizes and
+/// labels, so this agrees with `Eq`, and sets that differ elsewhere are told apart by `Eq`
+/// where they are shared. (Hashing every node and edge cost more than compiling.)
+impl Hash for TopicSet {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.nodes.len().hash(state);
+        self.edges.len().hash(state);
+        self.labels.hash(state);
+    }
+}
+
 #[derive(Default)]
 struct BuildNode<'p> {
-    literal: BTreeMap<&'p str, usize>,
+    /// In label order: the filters are added sorted level by level, so a node's literal
+    /// children arrive in order and a repeated one is always the last.
+    literal: Vec<(&'p str, usize)>,
     plus: Option<usize>,
     ends: bool,
     hash: bool,
@@ -172,11 +185,19 @@ struct BuildNode<'p> {
 impl TopicSet {
     /// Builds the set from valid filters.
     pub fn new<'p>(filters: impl IntoIterator<Item = &'p str>) -> TopicSet {
+        // Sorted level by level (not as strings: `a-b` sorts before `a/x` as a string but
+        // after `a` as a level), so that no node needs a map of its children.
+        let mut sorted: Vec<Vec<&'p str>> = filters
+            .into_iter()
+            .map(|f| f.split('/').collect())
+            .collect();
+        sorted.sort_unstable();
+        sorted.dedup();
         let mut tree: Vec<BuildNode<'p>> = vec![BuildNode::default()];
-        for filter in filters {
+        for levels in &sorted {
             let mut at = 0;
             let mut open = true;
-            for level in filter.split('/') {
+            for &level in levels {
                 if level == "#" {
                     tree[at].hash = true;
                     open = false;
@@ -185,7 +206,11 @@ impl TopicSet {
                 let existing = if level == "+" {
                     tree[at].plus
                 } else {
-                    tree[at].literal.get(level).copied()
+                    tree[at]
+                        .literal
+                        .last()
+                        .filter(|(label, _)| *label == level)
+                        .map(|&(_, child)| child)
                 };
                 at = match existing {
                     Some(child) => child,
@@ -195,7 +220,7 @@ impl TopicSet {
                         if level == "+" {
                             tree[at].plus = Some(child);
                         } else {
-                            tree[at].literal.insert(level, child);
+                            tree[at].literal.push((level, child));
                         }
                         child
                     }
@@ -216,7 +241,7 @@ impl TopicSet {
         let mut order = vec![ROOT as usize];
         let mut i = 0;
         while let Some(&b) = order.get(i) {
-            order.extend(tree[b].literal.values());
+            order.extend(tree[b].literal.iter().map(|&(_, child)| child));
             order.extend(tree[b].plus);
             i += 1;
         }
@@ -253,7 +278,7 @@ impl TopicSet {
             }
             // Labels in sorted order, so that the same patterns in any order give the same
             // arrays (and the same table, as each label probes the slots the same way).
-            for (label, &child) in &b.literal {
+            for &(label, child) in &b.literal {
                 let child = renumbered[child];
                 let (_, hash) = level_hash(label.as_bytes());
                 let edge = Edge {
