@@ -5,10 +5,11 @@
 use crate::config::TokenSource;
 use crate::placeholders::{self, Values};
 use crate::token::{AclPatterns, Jwt, VerifiedToken, sanitize};
-use std::borrow::Cow;
 use std::hash::BuildHasher;
+use std::rc::Rc;
 
 use super::sessions::{Rights, Session};
+use super::token_cache::CachedToken;
 use super::{AuthDecision, Broker, Client, LOG_PREFIX, LogLevel, Plugin};
 
 /// Where the token came from, which decides the username rule.
@@ -150,10 +151,10 @@ impl<B: Broker> Plugin<B> {
         let outcome = self.renew(client, data);
         let id = self.client_label(client);
         match outcome {
-            Ok(token) => {
+            Ok(verified) => {
                 let line = format!(
                     "{LOG_PREFIX}: client '{id}' re-authenticated {}",
-                    lifetime(token.expires_at, self.broker.now())
+                    lifetime(verified.token.expires_at, self.broker.now())
                 );
                 self.broker.log(LogLevel::Debug, &line);
                 AuthDecision::Accept
@@ -169,11 +170,12 @@ impl<B: Broker> Plugin<B> {
 
     /// Checks a re-authentication token and, if it names the client's user, puts its
     /// rights and deadline in place of the old ones.
-    fn renew(&self, client: Client, data: Option<&[u8]>) -> Result<VerifiedToken, String> {
+    fn renew(&self, client: Client, data: Option<&[u8]>) -> Result<Rc<CachedToken>, String> {
         let jwt = data
             .and_then(Jwt::recognise)
             .ok_or("the authentication data is not a JWT")?;
-        let token = self.verify(&jwt, self.broker.now())?;
+        let verified = self.verify(&jwt, self.broker.now())?;
+        let token = &verified.token;
         let username: Box<[u8]> = match self.sessions().get_mut(client) {
             Some(session) => session.username.clone(),
             None => return Err("the client's session is gone".to_owned()),
@@ -185,9 +187,9 @@ impl<B: Broker> Plugin<B> {
                 sanitize(&String::from_utf8_lossy(&username))
             ));
         }
-        let rights = self.rights(client, &token)?;
+        let rights = self.rights(client, &verified)?;
         self.sessions().replace_rights(client, rights);
-        Ok(token)
+        Ok(verified)
     }
 
     /// The broker asking again about a client this plugin admitted, with the same
@@ -244,7 +246,8 @@ impl<B: Broker> Plugin<B> {
         password: Option<&[u8]>,
     ) -> Result<(), String> {
         let now = self.broker.now();
-        let token = self.verify(jwt, now)?;
+        let verified = self.verify(jwt, now)?;
+        let token = &verified.token;
         let set_username = match (carrier, carrier.sent_username()) {
             (Carrier::Username, _) => true,
             (_, None) => true,
@@ -257,7 +260,7 @@ impl<B: Broker> Plugin<B> {
                 ));
             }
         };
-        let rights = self.rights(client, &token)?;
+        let rights = self.rights(client, &verified)?;
         // Last, once nothing else can refuse the token.
         if set_username {
             self.broker
@@ -298,7 +301,7 @@ impl<B: Broker> Plugin<B> {
     }
 
     /// Verifies a token, or finds it in the cache of tokens verified before.
-    fn verify(&self, jwt: &Jwt<'_>, now: f64) -> Result<VerifiedToken, String> {
+    fn verify(&self, jwt: &Jwt<'_>, now: f64) -> Result<Rc<CachedToken>, String> {
         self.take_fetch_news();
         if let Some(cached) = self.token_cache.borrow_mut().get(jwt.as_str(), now) {
             return Ok(cached);
@@ -308,6 +311,7 @@ impl<B: Broker> Plugin<B> {
             .borrow()
             .verify(jwt, now)
             .map_err(|r| self.explain(r))?;
+        let verified = CachedToken::new(verified);
         self.token_cache
             .borrow_mut()
             .insert(jwt.as_str(), &verified);
@@ -316,17 +320,21 @@ impl<B: Broker> Plugin<B> {
 
     /// Compiles what a token grants this client, placeholders filled in with its user and
     /// client id.
-    fn rights(&self, client: Client, token: &VerifiedToken) -> Result<Rights, String> {
+    fn rights(&self, client: Client, verified: &CachedToken) -> Result<Rights, String> {
+        let token = &verified.token;
         let acl = if token.acl.is_absent() {
             None
-        } else {
-            let patterns = if placeholders::any_in(&token.acl) {
-                Cow::Owned(self.fill_placeholders(client, token))
-            } else {
-                Cow::Borrowed(&token.acl)
-            };
+        } else if placeholders::any_in(&token.acl) {
+            let patterns = self.fill_placeholders(client, token);
             let mut shared = self.shared_acls.borrow_mut();
             Some(shared.get_or_compile(&patterns, &self.config.claims)?)
+        } else if let Some(acl) = verified.acl.get() {
+            Some(acl.clone())
+        } else {
+            let mut shared = self.shared_acls.borrow_mut();
+            let acl = shared.get_or_compile(&token.acl, &self.config.claims)?;
+            let _ = verified.acl.set(acl.clone());
+            Some(acl)
         };
         Ok(Rights {
             acl,

@@ -7,14 +7,34 @@
 //! client id placeholders) still runs on a hit. Entries go at `exp`, all of them on
 //! reload (the keys may have changed), and the oldest when the cache is full.
 
+use std::cell::OnceCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
+use std::sync::Arc;
 
+use crate::acl::Acl;
 use crate::token::VerifiedToken;
+
+/// What verifying a token concluded, and, once compiled, the ACL its patterns grant when
+/// they hold no placeholder (such an ACL is the same for every client presenting the
+/// token, so a reconnecting fleet does not compile it again).
+pub struct CachedToken {
+    pub token: VerifiedToken,
+    pub acl: OnceCell<Arc<Acl>>,
+}
+
+impl CachedToken {
+    pub fn new(token: VerifiedToken) -> Rc<CachedToken> {
+        Rc::new(CachedToken {
+            token,
+            acl: OnceCell::new(),
+        })
+    }
+}
 
 pub struct TokenCache {
     capacity: usize,
-    by_token: HashMap<Rc<str>, VerifiedToken>,
+    by_token: HashMap<Rc<str>, Rc<CachedToken>>,
     /// Insertion order, for evicting the oldest; may name tokens already gone.
     order: VecDeque<Rc<str>>,
 }
@@ -30,16 +50,16 @@ impl TokenCache {
     }
 
     /// What verifying `token` concluded, if it is cached and has not expired by `now`.
-    pub fn get(&mut self, token: &str, now: f64) -> Option<VerifiedToken> {
+    pub fn get(&mut self, token: &str, now: f64) -> Option<Rc<CachedToken>> {
         let hit = self.by_token.get(token)?;
-        if hit.expires_at.is_some_and(|deadline| now >= deadline) {
+        if hit.token.expires_at.is_some_and(|deadline| now >= deadline) {
             self.by_token.remove(token);
             return None;
         }
         Some(hit.clone())
     }
 
-    pub fn insert(&mut self, token: &str, verified: &VerifiedToken) {
+    pub fn insert(&mut self, token: &str, verified: &Rc<CachedToken>) {
         if self.capacity == 0 || self.by_token.contains_key(token) {
             return;
         }
@@ -76,22 +96,25 @@ mod tests {
     use super::*;
     use crate::token::AclPatterns;
 
-    fn verified(expires_at: Option<f64>) -> VerifiedToken {
-        VerifiedToken {
+    fn verified(expires_at: Option<f64>) -> Rc<CachedToken> {
+        CachedToken::new(VerifiedToken {
             user: "alice".into(),
             expires_at,
             acl: AclPatterns::default(),
             superuser: false,
-        }
+        })
     }
 
     #[test]
     fn a_cached_token_is_returned_until_it_expires() {
         let mut cache = TokenCache::new(10);
         cache.insert("t1", &verified(Some(100.0)));
-        assert_eq!(cache.get("t1", 99.0), Some(verified(Some(100.0))));
-        assert_eq!(cache.get("t2", 99.0), None);
-        assert_eq!(cache.get("t1", 100.0), None);
+        assert_eq!(
+            cache.get("t1", 99.0).map(|hit| hit.token.clone()),
+            Some(verified(Some(100.0)).token.clone())
+        );
+        assert!(cache.get("t2", 99.0).is_none());
+        assert!(cache.get("t1", 100.0).is_none());
         assert_eq!(cache.len(), 0, "an expired entry goes when it is found");
     }
 
@@ -102,13 +125,13 @@ mod tests {
             cache.insert(token, &verified(None));
         }
         assert_eq!(cache.len(), 3);
-        assert_eq!(cache.get("a", 0.0), None);
+        assert!(cache.get("a", 0.0).is_none());
         assert!(cache.get("d", 0.0).is_some());
         // Churn through expiring tokens never grows the bookkeeping beyond bounds.
         for i in 0..10_000 {
             let token = format!("t{i}");
             cache.insert(&token, &verified(Some(1.0)));
-            assert_eq!(cache.get(&token, 2.0), None);
+            assert!(cache.get(&token, 2.0).is_none());
         }
         assert!(cache.order.len() <= 6, "{}", cache.order.len());
         cache.clear();
@@ -119,6 +142,6 @@ mod tests {
     fn a_zero_capacity_cache_keeps_nothing() {
         let mut cache = TokenCache::new(0);
         cache.insert("t", &verified(None));
-        assert_eq!(cache.get("t", 0.0), None);
+        assert!(cache.get("t", 0.0).is_none());
     }
 }
