@@ -49,4 +49,11 @@ pub trait Broker {
 
     /// Wall-clock time, Unix seconds.
     fn now(&self) -> f64;
+
+    /// Wall-clock time for the per-message expiry check, which runs for every delivery:
+    /// may lag [`Broker::now`] by a few milliseconds if that makes it cheaper. Not for
+    /// `iat` and `nbf`, which a token minted this very second must pass.
+    fn now_for_messages(&self) -> f64 {
+        self.now()
+    }
 }

@@ -228,7 +228,7 @@ impl<B: Broker> Plugin<B> {
         // expiry, and its will, are still judged by its rights.
         if let Some(deadline) = session.expires_at
             && self.kicking.get() != Some(client)
-            && self.broker.now() >= deadline
+            && self.broker.now_for_messages() >= deadline
             && !(access == Some(Access::Write) && std::mem::take(&mut session.will_after_expiry))
         {
             if session.first_expiry_notice() {
