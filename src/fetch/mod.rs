@@ -11,6 +11,7 @@ mod schedule;
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -185,7 +186,11 @@ struct Worker {
 impl Worker {
     fn run(mut self) {
         while self.wait_until_due() {
-            let outcome = fetch_and_read(&self.fetcher, self.algorithms, &self.source);
+            // A panic would end the thread, and with it every later fetch, in silence.
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                fetch_and_read(&self.fetcher, self.algorithms, &self.source)
+            }))
+            .unwrap_or_else(|_| Err(format!("{}: internal error while fetching", self.source)));
             let mut state = lock(&self.shared.state);
             let streak = state.schedule.finish(outcome.is_ok());
             match outcome {
