@@ -76,16 +76,22 @@ fn fetching_for(idp: &Idp, algorithms: &str, options: &[(&str, &str)]) -> Broker
     config
 }
 
+/// A provider serving the `rsa` key, and a broker with `options` that has fetched it.
+fn serving_rsa(options: &[(&str, &str)]) -> (Idp, Broker) {
+    let idp = Idp::start();
+    idp.serve(CERTS, Reply::Json(key_set(&["rsa"])));
+    let broker = Broker::start(&fetching(&idp, options));
+    broker.log.wait_for_text(&fetched_line(&idp, "rsa"));
+    (idp, broker)
+}
+
 fn fetched_line(idp: &Idp, kids: &str) -> String {
     format!("fetched 1 keys from {} (kid: {kids})", idp.url(CERTS))
 }
 
 #[test]
 fn keys_come_from_the_url_and_a_refresh_brings_the_rotated_set() {
-    let idp = Idp::start();
-    idp.serve(CERTS, Reply::Json(key_set(&["rsa"])));
-    let broker = Broker::start(&fetching(&idp, &[("jwks_refresh", "1")]));
-    broker.log.wait_for_text(&fetched_line(&idp, "rsa"));
+    let (idp, broker) = serving_rsa(&[("jwks_refresh", "1")]);
     let before = login(
         &broker,
         "before",
@@ -119,14 +125,10 @@ fn keys_come_from_the_url_and_a_refresh_brings_the_rotated_set() {
 
 #[test]
 fn an_unknown_kid_asks_for_one_fetch_per_min_refetch() {
-    let idp = Idp::start();
-    idp.serve(CERTS, Reply::Json(key_set(&["rsa"])));
-    let broker = Broker::start(&fetching(
-        &idp,
+    let (idp, broker) = serving_rsa(
         // The flood below must fit in the limit, with room for a loaded machine.
         &[("jwks_refresh", "3600"), ("jwks_min_refetch", "4")],
-    ));
-    broker.log.wait_for_text(&fetched_line(&idp, "rsa"));
+    );
     assert_eq!(idp.hits(CERTS), 1);
 
     // Right after a fetch, a token with a new kid may not ask for another.
@@ -171,13 +173,7 @@ fn an_unknown_kid_asks_for_one_fetch_per_min_refetch() {
 
 #[test]
 fn an_outage_or_garbage_keeps_the_last_keys_and_is_logged_once_per_streak() {
-    let idp = Idp::start();
-    idp.serve(CERTS, Reply::Json(key_set(&["rsa"])));
-    let broker = Broker::start(&fetching(
-        &idp,
-        &[("jwks_refresh", "1"), ("jwks_min_refetch", "1")],
-    ));
-    broker.log.wait_for_text(&fetched_line(&idp, "rsa"));
+    let (idp, broker) = serving_rsa(&[("jwks_refresh", "1"), ("jwks_min_refetch", "1")]);
 
     idp.serve(CERTS, Reply::Garbage);
     let line = broker.log.wait_for_text("cannot fetch keys");
@@ -225,18 +221,12 @@ fn an_outage_or_garbage_keeps_the_last_keys_and_is_logged_once_per_streak() {
 
 #[test]
 fn a_slow_provider_holds_up_neither_connects_nor_shutdown() {
-    let idp = Idp::start();
-    idp.serve(CERTS, Reply::Json(key_set(&["rsa"])));
-    let broker = Broker::start(&fetching(
-        &idp,
-        &[
-            ("jwks_refresh", "1"),
-            ("jwks_min_refetch", "1"),
-            // Long enough for both logins below to happen within it on a loaded machine.
-            ("jwks_timeout", "4"),
-        ],
-    ));
-    broker.log.wait_for_text(&fetched_line(&idp, "rsa"));
+    let (idp, broker) = serving_rsa(&[
+        ("jwks_refresh", "1"),
+        ("jwks_min_refetch", "1"),
+        // Long enough for both logins below to happen within it on a loaded machine.
+        ("jwks_timeout", "4"),
+    ]);
 
     idp.serve(CERTS, Reply::Hang);
     idp.wait_for_hanging(1);
@@ -542,13 +532,7 @@ fn a_provider_cannot_forge_log_lines() {
 
 #[test]
 fn sighup_fetches_at_once() {
-    let idp = Idp::start();
-    idp.serve(CERTS, Reply::Json(key_set(&["rsa"])));
-    let broker = Broker::start(&fetching(
-        &idp,
-        &[("jwks_refresh", "3600"), ("jwks_min_refetch", "3600")],
-    ));
-    broker.log.wait_for_text(&fetched_line(&idp, "rsa"));
+    let (idp, broker) = serving_rsa(&[("jwks_refresh", "3600"), ("jwks_min_refetch", "3600")]);
     idp.serve(CERTS, Reply::Json(key_set(&["rsa-2"])));
     broker.reload();
     broker.log.wait_for_text(&fetched_line(&idp, "rsa-2"));

@@ -13,7 +13,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -41,6 +41,16 @@ struct Shared {
     wake: Condvar,
     /// Set with news waiting, so the broker's thread looks without locking.
     has_news: AtomicBool,
+}
+
+impl Shared {
+    /// Waits on `wake` for at most `timeout`, with the state unlocked meanwhile.
+    fn wait<'a>(&self, state: MutexGuard<'a, State>, timeout: Duration) -> MutexGuard<'a, State> {
+        self.wake
+            .wait_timeout(state, timeout)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+    }
 }
 
 struct State {
@@ -155,12 +165,7 @@ impl Drop for KeyFetch {
             if left.is_zero() {
                 break;
             }
-            state = self
-                .shared
-                .wake
-                .wait_timeout(state, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            state = self.shared.wait(state, left);
         }
         let finished = state.finished;
         drop(state);
@@ -232,12 +237,7 @@ impl Worker {
                 state.schedule.start(Instant::now());
                 return true;
             }
-            state = self
-                .shared
-                .wake
-                .wait_timeout(state, wait)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            state = self.shared.wait(state, wait);
         }
     }
 }
@@ -274,7 +274,7 @@ fn digest(bytes: &[u8]) -> u64 {
 
 /// A panic on either side must not leave the other unable to lock; the state stays
 /// consistent, since no update spans a panic point.
-fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
