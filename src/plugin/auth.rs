@@ -277,6 +277,10 @@ impl<B: Broker> Plugin<B> {
             self.broker.session_ends_with_connection(client),
             self.events.get().connect,
         );
+        // On reload Mosquitto 2.0 re-checks every client it holds through BASIC_AUTH,
+        // offline ones included; one not answered from its record is admitted here.
+        session.maybe_offline =
+            self.recheck_pass.get() || (self.reloaded.get() && !self.ticks_seen.get());
         // Enhanced authentication never shows the plugin the password the broker will
         // present on a re-check; such a session is recognised by address, id and user.
         session.token_fingerprint = match carrier {

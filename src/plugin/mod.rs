@@ -67,6 +67,9 @@ pub struct Plugin<B: Broker> {
     /// TICK arrives (not with `per_listener_settings` on 2.0.11 to 2.0.14), so it can
     /// close a re-check pass.
     ticks_seen: Cell<bool>,
+    /// A RELOAD has come. Without ticks, the broker's re-checks cannot be told from new
+    /// connections from then on.
+    reloaded: Cell<bool>,
     /// The client being disconnected at expiry, while the broker does it.
     kicking: Cell<Option<Client>>,
     /// Every DISCONNECT and CLIENT_OFFLINE so far was handled to the end (none panicked),
@@ -155,6 +158,7 @@ impl<B: Broker> Plugin<B> {
             fingerprints: RandomState::new(),
             recheck_pass: Cell::new(false),
             ticks_seen: Cell::new(false),
+            reloaded: Cell::new(false),
             kicking: Cell::new(None),
             disconnects_handled: Cell::new(true),
             key_fetch,
@@ -213,13 +217,14 @@ impl<B: Broker> Plugin<B> {
         let Some(session) = sessions.get_mut(client) else {
             return AclDecision::Defer;
         };
-        // The broker frees a client, and may give its address to another, only after
-        // reporting its disconnection: a session seen to connect and not to disconnect is
-        // still the client at this address. That holds only while every disconnection
-        // was handled to the end; otherwise, and for offline sessions, the client is
-        // compared with the record (two broker calls and two string comparisons, the
-        // largest part of a check's cost).
-        let known_live = session.is_live() && self.disconnects_handled.get();
+        // The broker frees a connected client, and may give its address to another, only
+        // after reporting its disconnection: a session seen to connect and not to
+        // disconnect is still the client at this address. That holds only while every
+        // disconnection was handled to the end, and not for a session admitted on the
+        // broker's re-check of a client that may be offline (which it frees without a
+        // word); those, and offline sessions, are compared with the record (two broker
+        // calls and two string comparisons, the largest part of a check's cost).
+        let known_live = session.is_known_live() && self.disconnects_handled.get();
         if !(known_live || self.is_same_client(client, session)) || !session.expects(access) {
             sessions.remove(client);
             return AclDecision::Defer;
@@ -292,9 +297,10 @@ impl<B: Broker> Plugin<B> {
             ),
         }
         self.refetch_on_reload();
+        self.reloaded.set(true);
         // Without ticks there is no telling when the broker's re-check ends; live sessions
-        // are recognised all the same, and with per_listener_settings (the only setting
-        // without ticks) Mosquitto refuses offline sessions before asking plugins.
+        // are recognised all the same, and an offline session the broker asks about is
+        // verified again with today's keys.
         if self.ticks_seen.get() {
             self.sessions().arm_rechecks();
             self.recheck_pass.set(true);

@@ -65,6 +65,10 @@ pub struct Session {
     pub will_after_expiry: bool,
     /// Armed at RELOAD: the broker's re-check of this session is still to come.
     pub recheck_due: bool,
+    /// Admitted while the broker may have been re-checking the clients it holds (on
+    /// reload): the client may be offline, and the broker frees an offline client without
+    /// reporting it, so this session is compared with its client at every check.
+    pub maybe_offline: bool,
     ends_with_connection: bool,
     stage: Stage,
     expiry_logged: bool,
@@ -90,6 +94,7 @@ impl Session {
             token_fingerprint: None,
             will_after_expiry: false,
             recheck_due: false,
+            maybe_offline: false,
             generation: 0,
             ends_with_connection,
             stage: if awaiting_connect {
@@ -104,6 +109,11 @@ impl Session {
     /// True while the connection this session was admitted on is open.
     pub fn is_live(&self) -> bool {
         matches!(self.stage, Stage::Authenticated | Stage::Online)
+    }
+
+    /// Live, and known to be: admitted on a new connection, not on a re-check.
+    pub fn is_known_live(&self) -> bool {
+        self.is_live() && !self.maybe_offline
     }
 
     pub fn is_expired(&self, now: f64) -> bool {

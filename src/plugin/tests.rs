@@ -850,6 +850,41 @@ fn without_ticks_an_offline_session_is_verified_again_on_reload() {
     );
 }
 
+/// A client admitted on the broker's re-check may be offline, and Mosquitto frees an offline
+/// client (at session expiry) without a word: a stranger later at its address, who never
+/// passed through this plugin, inherits nothing.
+#[test]
+fn a_session_admitted_on_a_reload_recheck_is_never_taken_for_live() {
+    for with_ticks in [false, true] {
+        let h = Harness::new(&[]);
+        if with_ticks {
+            h.plugin.tick();
+        }
+        let t = acl_token();
+        assert_eq!(
+            h.connect(1, "durable", Some("alice"), &t),
+            AuthDecision::Accept
+        );
+        h.plugin.disconnect(Client(1));
+        h.plugin.reload();
+        // Asked with another password than the one admitted (say, the record was swept),
+        // the plugin verifies it and admits the offline client again.
+        let other = token(json!({"publish_acl": ["devices/alice/#"], "n": 1}));
+        assert_eq!(recheck(&h, 1, &other), AuthDecision::Accept, "{with_ticks}");
+        if with_ticks {
+            h.plugin.tick();
+        }
+        // The offline session expires; the broker frees it; a certificate client lands on
+        // the address.
+        h.arrive(1, "stranger", Some("mallory"), false);
+        assert_eq!(
+            h.check(1, Access::Write, "devices/alice/x"),
+            AclDecision::Defer,
+            "{with_ticks}"
+        );
+    }
+}
+
 #[test]
 fn a_recheck_refuses_an_expired_token_and_ignores_another_password() {
     let h = Harness::new(&[]);
