@@ -105,12 +105,16 @@ impl Broker for MosquittoBroker {
     }
 }
 
+/// Unix seconds; a clock that cannot be read reads as the end of time, so that every
+/// token counts as expired (failing closed) rather than never expiring.
 fn clock(id: libc::clockid_t) -> f64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: `ts` is a valid timespec to write into.
-    unsafe { libc::clock_gettime(id, &mut ts) };
+    if unsafe { libc::clock_gettime(id, &mut ts) } != 0 {
+        return f64::INFINITY;
+    }
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
