@@ -6,9 +6,9 @@
 
 // With no provider or both, jsonwebtoken has no default and panics at the first token.
 #[cfg(all(feature = "rust-crypto", feature = "aws-lc"))]
-compile_error!("choose one crypto backend: --no-default-features --features aws-lc");
+compile_error!("choose one crypto backend: --no-default-features --features rust-crypto");
 #[cfg(not(any(feature = "rust-crypto", feature = "aws-lc")))]
-compile_error!("a crypto backend is needed: the default rust-crypto, or --features aws-lc");
+compile_error!("a crypto backend is needed: the default aws-lc, or --features rust-crypto");
 
 pub mod acl;
 pub mod algorithm;
