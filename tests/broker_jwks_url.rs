@@ -85,6 +85,14 @@ fn serving_rsa(options: &[(&str, &str)]) -> (Idp, Broker) {
     (idp, broker)
 }
 
+/// A broker finding RS256 keys through `idp`'s OpenID discovery for `issuer`.
+fn discovering(idp: &Idp, issuer: &str) -> BrokerConfig {
+    BrokerConfig::default()
+        .option("algorithm", "RS256")
+        .option("oidc_issuer", issuer)
+        .option("jwks_ca_file", idp.ca_file.to_str().unwrap())
+}
+
 fn fetched_line(idp: &Idp, kids: &str) -> String {
     format!("fetched 1 keys from {} (kid: {kids})", idp.url(CERTS))
 }
@@ -310,12 +318,7 @@ fn an_oidc_issuer_names_the_set_and_is_required_as_iss() {
         Reply::Json(json!({"issuer": issuer, "jwks_uri": idp.url(certs)}).to_string()),
     );
     idp.serve(certs, Reply::Json(key_set(&["rsa"])));
-    let broker = Broker::start(
-        &BrokerConfig::default()
-            .option("algorithm", "RS256")
-            .option("oidc_issuer", &issuer)
-            .option("jwks_ca_file", idp.ca_file.to_str().unwrap()),
-    );
+    let broker = Broker::start(&discovering(&idp, &issuer));
     broker
         .log
         .wait_for_text(&format!("fetched 1 keys from {issuer} (kid: rsa)"));
@@ -340,12 +343,7 @@ fn an_oidc_issuer_names_the_set_and_is_required_as_iss() {
             json!({"issuer": idp.url("/realms/other"), "jwks_uri": idp.url(certs)}).to_string(),
         ),
     );
-    let broker = Broker::start(
-        &BrokerConfig::default()
-            .option("algorithm", "RS256")
-            .option("oidc_issuer", &issuer)
-            .option("jwks_ca_file", idp.ca_file.to_str().unwrap()),
-    );
+    let broker = Broker::start(&discovering(&idp, &issuer));
     let line = broker.log.wait_for_text("cannot fetch keys");
     assert!(line.contains("not the configured one"), "{line}");
 }
@@ -509,12 +507,7 @@ fn a_provider_cannot_forge_log_lines() {
             .to_string(),
         ),
     );
-    let broker = Broker::start(
-        &BrokerConfig::default()
-            .option("algorithm", "RS256")
-            .option("oidc_issuer", &issuer)
-            .option("jwks_ca_file", idp.ca_file.to_str().unwrap()),
-    );
+    let broker = Broker::start(&discovering(&idp, &issuer));
     let line = broker.log.wait_for_text("cannot fetch keys");
     assert!(line.contains("\\nINJECTED"), "escaped: {line}");
     refused_because(

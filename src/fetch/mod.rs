@@ -84,11 +84,11 @@ impl KeyFetch {
         let source = remote.label().to_owned();
         let mut first = None;
         let mut last_digest = None;
+        let option = match remote.url {
+            KeyUrl::Jwks(_) => "jwks_url",
+            KeyUrl::Issuer(_) => "oidc_issuer",
+        };
         if remote.required_at_start {
-            let option = match remote.url {
-                KeyUrl::Jwks(_) => "jwks_url",
-                KeyUrl::Issuer(_) => "oidc_issuer",
-            };
             let started = Instant::now();
             let (digest, keys) = fetch_and_read(&fetcher, algorithms, &source).map_err(|why| {
                 ConfigError::new(
@@ -118,10 +118,7 @@ impl KeyFetch {
             last_digest,
         };
         let thread = spawn_without_signals(move || worker.run()).map_err(|e| {
-            ConfigError::new(
-                "jwks_url",
-                format!("cannot start the key fetching thread: {e}"),
-            )
+            ConfigError::new(option, format!("cannot start the key fetching thread: {e}"))
         })?;
         Ok((
             KeyFetch {
