@@ -1,8 +1,9 @@
 //! Keys fetched over HTTPS: picking up what the fetching thread found, and asking it for a
 //! fetch when a token names a key nobody has.
 
-use crate::fetch::{Ask, News, Reason};
-use crate::keys::KeySet;
+use crate::config::{Config, ConfigError};
+use crate::fetch::{Ask, KeyFetch, News, Reason};
+use crate::keys::{Fetched, KeySet};
 use crate::token::{FetchedKeys, Refusal, Verifier, sanitize};
 
 use super::{Broker, LOG_PREFIX, LogLevel, Plugin, log_notes};
@@ -18,20 +19,15 @@ impl<B: Broker> Plugin<B> {
         for news in fetch.news() {
             match news {
                 News::Keys(fetched) => {
-                    log_notes(&self.broker, &fetched.notes);
-                    let line = format!(
-                        "{LOG_PREFIX}: fetched {} keys from {source} (kid: {})",
-                        fetched.keys.len(),
-                        kid_list(&fetched.keys)
+                    put_in_place(
+                        &self.broker,
+                        &mut self.verifier.borrow_mut(),
+                        source,
+                        fetched,
                     );
-                    self.verifier
-                        .borrow_mut()
-                        .replace_fetched(FetchedKeys::Ready(fetched.keys));
                     // A token verified with a key that is gone must be verified again.
                     self.token_cache.borrow_mut().clear();
                     self.fetch_failure.replace(None);
-                    self.broker.log(LogLevel::Info, &line);
-                    warn_unserved_algorithms(&self.broker, &self.verifier.borrow());
                 }
                 News::Failed(why) => {
                     let consequence = if self.verifier.borrow().has_fetched_keys() {
@@ -102,9 +98,49 @@ fn kid_list(keys: &KeySet) -> String {
     kids.join(", ")
 }
 
+/// Starts fetching keys when a URL is configured. A set fetched during start-up (with
+/// `jwks_required_at_start`) goes in at once; otherwise keys are awaited.
+pub(super) fn start_key_fetch(
+    broker: &impl Broker,
+    config: &Config,
+    verifier: &mut Verifier,
+) -> Result<Option<KeyFetch>, ConfigError> {
+    let Some(remote) = &config.remote else {
+        return Ok(None);
+    };
+    let (fetch, first) = KeyFetch::start(remote, config.algorithms)?;
+    verifier.replace_fetched(FetchedKeys::Awaited);
+    if let Some(first) = first {
+        put_in_place(broker, verifier, remote.label(), first);
+    }
+    broker.log(
+        LogLevel::Info,
+        &format!(
+            "{LOG_PREFIX}: fetching keys from {} every {} s, in the background",
+            remote.label(),
+            remote.refresh.as_secs()
+        ),
+    );
+    Ok(Some(fetch))
+}
+
+/// Puts a fetched set in place and says so: what was passed over in it, its `kid`s, and
+/// the configured algorithms that no key serves.
+fn put_in_place(broker: &impl Broker, verifier: &mut Verifier, source: &str, fetched: Fetched) {
+    log_notes(broker, &fetched.notes);
+    let line = format!(
+        "{LOG_PREFIX}: fetched {} keys from {source} (kid: {})",
+        fetched.keys.len(),
+        kid_list(&fetched.keys)
+    );
+    verifier.replace_fetched(FetchedKeys::Ready(fetched.keys));
+    broker.log(LogLevel::Info, &line);
+    warn_unserved_algorithms(broker, verifier);
+}
+
 /// One warning per configured algorithm that no key serves, each time fetched keys arrive:
 /// an `RS256,ES256` broker whose provider publishes only RSA keys should say so.
-pub(super) fn warn_unserved_algorithms(broker: &impl Broker, verifier: &Verifier) {
+fn warn_unserved_algorithms(broker: &impl Broker, verifier: &Verifier) {
     for alg in verifier.algorithms_without_key() {
         broker.log(
             LogLevel::Warning,

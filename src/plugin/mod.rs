@@ -17,7 +17,7 @@ use crate::acl::Access;
 use crate::config::{Config, ConfigError};
 use crate::fetch::KeyFetch;
 use crate::keys::{KeySet, Purpose};
-use crate::token::{ClaimRules, FetchedKeys, Verifier, sanitize};
+use crate::token::{ClaimRules, Verifier, sanitize};
 
 pub use broker::{Broker, Client, LogLevel};
 use sessions::{Session, Sessions};
@@ -113,40 +113,7 @@ impl<B: Broker> Plugin<B> {
             loaded.keys,
             ClaimRules::from_config(&config),
         );
-        let key_fetch = match &config.remote {
-            None => None,
-            Some(remote) => {
-                let (fetch, first) = KeyFetch::start(remote, config.algorithms)?;
-                let fetched = match first {
-                    Some(first) => {
-                        log_notes(&broker, &first.notes);
-                        broker.log(
-                            LogLevel::Info,
-                            &format!(
-                                "{LOG_PREFIX}: fetched {} keys from {}",
-                                first.keys.len(),
-                                remote.label()
-                            ),
-                        );
-                        FetchedKeys::Ready(first.keys)
-                    }
-                    None => FetchedKeys::Awaited,
-                };
-                verifier.replace_fetched(fetched);
-                if verifier.has_fetched_keys() {
-                    fetched::warn_unserved_algorithms(&broker, &verifier);
-                }
-                broker.log(
-                    LogLevel::Info,
-                    &format!(
-                        "{LOG_PREFIX}: fetching keys from {} every {} s, in the background",
-                        remote.label(),
-                        remote.refresh.as_secs()
-                    ),
-                );
-                Some(fetch)
-            }
-        };
+        let key_fetch = fetched::start_key_fetch(&broker, &config, &mut verifier)?;
         Ok(Plugin {
             broker,
             config,
