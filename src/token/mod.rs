@@ -128,10 +128,7 @@ impl Verifier {
 
     /// The configured algorithms that no key, configured or fetched, can verify.
     pub fn algorithms_without_key(&self) -> Vec<Algorithm> {
-        let fetched = match &self.fetched {
-            FetchedKeys::Ready(keys) => Some(keys),
-            _ => None,
-        };
+        let fetched = self.fetched_keys();
         self.algorithms
             .iter()
             .filter(|&alg| {
@@ -142,7 +139,14 @@ impl Verifier {
     }
 
     pub fn has_fetched_keys(&self) -> bool {
-        matches!(self.fetched, FetchedKeys::Ready(_))
+        self.fetched_keys().is_some()
+    }
+
+    fn fetched_keys(&self) -> Option<&KeySet> {
+        match &self.fetched {
+            FetchedKeys::Ready(keys) => Some(keys),
+            _ => None,
+        }
     }
 
     /// Puts in the fetched keys, or says they are awaited.
@@ -194,10 +198,7 @@ impl Verifier {
     fn check_signature(&self, jwt: &Jwt<'_>, header: &Header) -> Result<(), Refusal> {
         let message = jwt.signing_input.as_bytes();
         let kid = header.kid.as_deref();
-        let fetched = match &self.fetched {
-            FetchedKeys::Ready(keys) => Some(keys),
-            _ => None,
-        };
+        let fetched = self.fetched_keys();
         let verified = self
             .keys
             .candidates(header.alg, kid)
