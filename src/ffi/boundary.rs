@@ -39,29 +39,6 @@ pub unsafe fn c_bytes<'a>(text: *const c_char) -> Option<&'a [u8]> {
     (!text.is_null()).then(|| unsafe { CStr::from_ptr(text) }.to_bytes())
 }
 
-/// True when the C string at `text` is exactly `expected`. One pass that stops at the first
-/// difference: on the message path this replaces measuring the string and then comparing.
-///
-/// # Safety
-/// `text` is NULL or points to a NUL-terminated string that stays valid during the call.
-pub unsafe fn c_str_is(text: *const c_char, expected: &[u8]) -> bool {
-    if text.is_null() {
-        return false;
-    }
-    let text = text.cast::<u8>();
-    for (i, &want) in expected.iter().enumerate() {
-        // SAFETY: bytes 0..i equalled bytes of `expected`, none of them NUL (a NUL in
-        // `expected` returns below before reading further), so the string has not ended
-        // before index i.
-        let have = unsafe { *text.add(i) };
-        if have != want || want == 0 {
-            return false;
-        }
-    }
-    // SAFETY: as above, the string has not ended before this index.
-    unsafe { *text.add(expected.len()) == 0 }
-}
-
 /// A buffer the broker passes with its length, or `None` for a NULL pointer.
 ///
 /// # Safety
@@ -69,21 +46,4 @@ pub unsafe fn c_str_is(text: *const c_char, expected: &[u8]) -> bool {
 pub unsafe fn sized_bytes<'a>(data: *const u8, len: usize) -> Option<&'a [u8]> {
     // SAFETY: non-NULL with `len` bytes by the caller's contract.
     (!data.is_null()).then(|| unsafe { std::slice::from_raw_parts(data, len) })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::c_str_is;
-
-    #[test]
-    fn a_c_string_is_compared_whole() {
-        let is = |c: &std::ffi::CStr, expected: &[u8]| unsafe { c_str_is(c.as_ptr(), expected) };
-        assert!(is(c"sensor-1", b"sensor-1"));
-        assert!(is(c"", b""));
-        assert!(!is(c"sensor-1", b"sensor-"), "a longer string");
-        assert!(!is(c"sensor", b"sensor-1"), "a shorter string");
-        assert!(!is(c"sensor-2", b"sensor-1"));
-        assert!(!is(c"a", b"a\0"), "a NUL expected is never matched");
-        assert!(!unsafe { c_str_is(std::ptr::null(), b"") });
-    }
 }

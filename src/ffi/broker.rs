@@ -6,7 +6,7 @@ use std::ffi::{CString, c_int};
 use crate::plugin::{Broker, Client, LogLevel};
 
 use super::bindings::{self, mosquitto};
-use super::boundary::{c_bytes, c_str_is};
+use super::boundary::c_bytes;
 
 pub struct MosquittoBroker;
 
@@ -40,22 +40,6 @@ impl Broker for MosquittoBroker {
     fn with_client_username<R>(&self, client: Client, read: impl FnOnce(Option<&[u8]>) -> R) -> R {
         // SAFETY: as for `with_client_id`.
         read(unsafe { c_bytes(bindings::mosquitto_client_username(pointer(client))) })
-    }
-
-    fn client_id_is(&self, client: Client, expected: &[u8]) -> bool {
-        // SAFETY: a live client from the current event; its id is not changed during the
-        // comparison.
-        unsafe { c_str_is(bindings::mosquitto_client_id(pointer(client)), expected) }
-    }
-
-    fn client_username_is(&self, client: Client, expected: &[u8]) -> bool {
-        // SAFETY: as for `client_id_is`.
-        unsafe {
-            c_str_is(
-                bindings::mosquitto_client_username(pointer(client)),
-                expected,
-            )
-        }
     }
 
     fn session_ends_with_connection(&self, client: Client) -> bool {

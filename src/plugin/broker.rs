@@ -26,17 +26,6 @@ pub trait Broker {
     /// Reads the client's username, lent as for [`Broker::with_client_id`].
     fn with_client_username<R>(&self, client: Client, read: impl FnOnce(Option<&[u8]>) -> R) -> R;
 
-    /// True when the client's id is `expected`. Asked on every ACL check, so the broker's
-    /// side may answer without measuring the string first.
-    fn client_id_is(&self, client: Client, expected: &[u8]) -> bool {
-        self.with_client_id(client, |id| id == Some(expected))
-    }
-
-    /// True when the client's username is `expected`; as [`Broker::client_id_is`].
-    fn client_username_is(&self, client: Client, expected: &[u8]) -> bool {
-        self.with_client_username(client, |name| name == Some(expected))
-    }
-
     /// True for an MQTT 3.x client with a clean session: nothing of it outlives its
     /// connection. (For MQTT 5 the broker does not tell.)
     fn session_ends_with_connection(&self, client: Client) -> bool;

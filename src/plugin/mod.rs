@@ -229,8 +229,11 @@ impl<B: Broker> Plugin<B> {
     /// A client at a reused address that never passed through this plugin has another id
     /// or username, or can be told apart by [`Session::expects`].
     pub(super) fn is_same_client(&self, client: Client, session: &Session) -> bool {
-        self.broker.client_id_is(client, &session.client_id)
-            && self.broker.client_username_is(client, &session.username)
+        self.broker
+            .with_client_id(client, |id| id == Some(&session.client_id[..]))
+            && self
+                .broker
+                .with_client_username(client, |name| name == Some(&session.username[..]))
     }
 
     /// MOSQ_EVT_RELOAD (SIGHUP): re-reads every key file. New keys verify the next CONNECT;
