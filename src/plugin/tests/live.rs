@@ -541,6 +541,25 @@ fn a_cached_token_still_meets_the_checks_of_each_connection() {
         AclDecision::Deny
     );
     assert_eq!(h.plugin.token_cache.borrow().len(), 1);
+    // An ACL with placeholders differs per client, so none is kept with the token.
+    let cached = |t: &str| h.plugin.token_cache.borrow_mut().get(t, NOW).unwrap();
+    assert!(cached(&t).acl.get().is_none());
+    // Without placeholders the compiled ACL is kept, and the next client gets that one.
+    let fleet = token(json!({"publish_acl": "fleet/up"}));
+    assert_eq!(h.connect(6, "dev-6", None, &fleet), AuthDecision::Accept);
+    let kept = cached(&fleet)
+        .acl
+        .get()
+        .cloned()
+        .expect("kept with the token");
+    assert_eq!(h.connect(7, "dev-7", None, &fleet), AuthDecision::Accept);
+    let used = h
+        .plugin
+        .sessions
+        .borrow_mut()
+        .get_mut(Client(7))
+        .and_then(|s| s.acl.clone());
+    assert!(std::sync::Arc::ptr_eq(&kept, &used.unwrap()));
     // Expired: the cached entry is not used.
     let short = token(json!({"exp": NOW + 5.0}));
     assert_eq!(h.connect(4, "dev-4", None, &short), AuthDecision::Accept);
