@@ -45,6 +45,7 @@ impl Acl {
         })
     }
 
+    #[inline]
     pub fn allows(&self, access: Access, topic: &[u8]) -> bool {
         match access {
             Access::Read => self.receive.matches(topic),
@@ -313,6 +314,8 @@ impl TopicSet {
                 nodes[child].flags |= VIA_PLUS | inherited;
             }
         }
+        // So that eight bytes can be read from any label's start (see `label_starts`).
+        labels.extend_from_slice(&[0; 7]);
         TopicSet {
             nodes: nodes.into(),
             edges: edges.into(),
@@ -325,23 +328,52 @@ impl TopicSet {
         &self.labels[start..start + edge.label_len as usize]
     }
 
+    /// True when `rest` starts with the edge's label. Called per message: a label of up to
+    /// eight bytes is compared as one word (the label buffer is padded so that eight bytes
+    /// can always be read), which costs less than calling `memcmp`.
+    #[inline]
+    fn label_starts(&self, edge: &Edge, rest: &[u8]) -> bool {
+        let (start, len) = (edge.label_start as usize, usize::from(edge.label_len));
+        if let (Some(topic), Some(label)) = (rest.get(..8), self.labels.get(start..start + 8))
+            && len <= 8
+        {
+            let topic = u64::from_le_bytes(topic.try_into().unwrap_or_default());
+            let label = u64::from_le_bytes(label.try_into().unwrap_or_default());
+            // The label's bytes are the low `len` bytes of the little-endian word; the
+            // shift drops the others.
+            return len == 0 || (topic ^ label) << (64 - 8 * len) == 0;
+        }
+        rest.starts_with(self.label(edge))
+    }
+
     /// The literal child naming the level at the start of `rest`, with that level's length.
+    #[inline]
     fn literal_child(&self, node: &Node, rest: &[u8]) -> Option<(u32, usize)> {
         let first = node.first_edge as usize;
-        let edges = &self.edges[first..first + usize::from(node.edge_count)];
-        if !node.table() {
-            // A label names the level when the topic goes on with the label and then ends
-            // or starts its next level, so the level's end need not be searched for first.
-            // The byte after the label rules out most labels without comparing them.
-            return edges
-                .iter()
-                .find(|edge| {
-                    let label = self.label(edge);
-                    rest.get(label.len()).is_none_or(|&b| b == b'/') && rest.starts_with(label)
-                })
-                .map(|edge| (edge.child, edge.label_len as usize));
+        let edges = self
+            .edges
+            .get(first..first + usize::from(node.edge_count))?;
+        if node.table() {
+            return self.table_child(edges, rest);
         }
-        // Linear probing from the level's home slot, until its label or an empty slot.
+        // A label names the level when the topic goes on with the label and then ends or
+        // starts its next level, so the level's end need not be searched for first. The
+        // byte after the label rules out most labels without comparing them.
+        edges
+            .iter()
+            .find(|edge| {
+                let len = usize::from(edge.label_len);
+                rest.len() >= len
+                    && rest.get(len).is_none_or(|&b| b == b'/')
+                    && self.label_starts(edge, rest)
+            })
+            .map(|edge| (edge.child, usize::from(edge.label_len)))
+    }
+
+    /// Linear probing from the level's home slot, until its label or an empty slot. Out of
+    /// line: it would crowd the common walk's registers.
+    #[inline(never)]
+    fn table_child(&self, edges: &[Edge], rest: &[u8]) -> Option<(u32, usize)> {
         let (len, hash) = level_hash(rest);
         let level = &rest[..len];
         let tag = tag(hash);
@@ -362,11 +394,56 @@ impl TopicSet {
 
     /// True when a filter of the set matches `topic`.
     ///
+    /// Most walks never need to backtrack: they follow the literal child naming each level,
+    /// or `+` where there is none, and a node without RETRY that cannot go on decides the
+    /// answer. That descent is kept apart from the backtracking walk, and from topics
+    /// starting with `$` (which root wildcards do not match): with all three in one loop,
+    /// its state no longer fit in registers and a per-message walk took twice as many
+    /// instructions.
+    #[inline]
+    pub fn matches(&self, topic: &[u8]) -> bool {
+        let Some(mut here) = self.nodes.first() else {
+            return false;
+        };
+        if topic.first() == Some(&b'$') {
+            return self.matches_with_backtracking(topic);
+        }
+        let mut rest = topic;
+        loop {
+            if here.hash() {
+                return true;
+            }
+            let (child, len) = match self.literal_child(here, rest) {
+                Some(found) => found,
+                None if here.plus != NONE => (here.plus, level_len(rest)),
+                None => return here.retry() && self.matches_with_backtracking(topic),
+            };
+            let Some(next) = self.nodes.get(child as usize) else {
+                return false;
+            };
+            here = next;
+            // Past the level and its `/`; none left means the topic ended with that level.
+            match rest.get(len + 1..) {
+                Some(after) => rest = after,
+                None => {
+                    return here.ends()
+                        || here.hash()
+                        || (here.retry() && self.matches_with_backtracking(topic));
+                }
+            }
+        }
+    }
+
+    /// [`Self::matches`] for a walk that failed where a `+` branch was left untried, and
+    /// for topics starting with `$`.
+    ///
     /// A depth-first walk of the trie that keeps no stack: a node knows its parent and how
     /// it was reached, and the level it consumed is found again by scanning back to the
     /// previous `/`. Each node is visited at most once, so the cost is bounded by the
     /// trie's size and the memory by nothing at all.
-    pub fn matches(&self, topic: &[u8]) -> bool {
+    #[cold]
+    #[inline(never)]
+    fn matches_with_backtracking(&self, topic: &[u8]) -> bool {
         // At the root, `+` and `#` do not match a topic that starts with `$`.
         let dollar = topic.first() == Some(&b'$');
         let wild_allowed = |node: u32| node != ROOT || !dollar;

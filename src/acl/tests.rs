@@ -148,6 +148,12 @@ fn level() -> impl Strategy<Value = String> {
         Just("".to_owned()),
         Just("$s".to_owned()),
         Just("ü".to_owned()),
+        // Around eight bytes, where labels are compared as one word, and sharing prefixes.
+        Just("sensor".to_owned()),
+        Just("sensors".to_owned()),
+        Just("abcdefgh".to_owned()),
+        Just("abcdefgi".to_owned()),
+        Just("abcdefghi".to_owned()),
     ]
 }
 
