@@ -11,6 +11,7 @@ use super::broker::MosquittoBroker;
 ///
 /// Unwinding out of an `extern "C"` function aborts the process, which here is the whole
 /// broker, so every entry point and callback goes through this.
+#[inline]
 pub fn guard(what: &str, fail_closed: c_int, body: impl FnOnce() -> c_int) -> c_int {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(code) => code,

@@ -54,8 +54,16 @@ impl Deadlines {
     }
 }
 
+/// Rounded up, without `f64::ceil`, which is a call into libm: this runs at every tick.
 pub fn to_ms(unix_seconds: f64) -> u64 {
-    (unix_seconds * 1000.0).ceil().max(0.0) as u64
+    // Saturating: negative and NaN give 0, and huge values u64::MAX.
+    let ms = unix_seconds * 1000.0;
+    let whole = ms as u64;
+    if (whole as f64) < ms {
+        whole.saturating_add(1)
+    } else {
+        whole
+    }
 }
 
 #[cfg(test)]

@@ -70,6 +70,9 @@ pub struct Plugin<B: Broker> {
     /// A RELOAD has come. Without ticks, the broker's re-checks cannot be told from new
     /// connections from then on.
     reloaded: Cell<bool>,
+    /// The clock read at the last TICK, when ticks keep it fresh (see `tick`): the time by
+    /// which message checks judge expiry.
+    pass_clock: Cell<Option<f64>>,
     /// The client being disconnected at expiry, while the broker does it.
     kicking: Cell<Option<Client>>,
     /// Every DISCONNECT and CLIENT_OFFLINE so far was handled to the end (none panicked),
@@ -126,6 +129,7 @@ impl<B: Broker> Plugin<B> {
             recheck_pass: Cell::new(false),
             ticks_seen: Cell::new(false),
             reloaded: Cell::new(false),
+            pass_clock: Cell::new(None),
             kicking: Cell::new(None),
             disconnects_handled: Cell::new(true),
             key_fetch,
@@ -167,8 +171,11 @@ impl<B: Broker> Plugin<B> {
     }
 
     /// MOSQ_EVT_ACL_CHECK: per message and subscriber for READ, so this path allocates
-    /// nothing and does no JSON or crypto. `access` is `None` for an access kind this
-    /// plugin does not know, which is denied for its own clients.
+    /// nothing and does no JSON or crypto, and is inlined into its callback with what it
+    /// calls; the rare branches (a client to compare, an expiry to log) are kept out of
+    /// line. `access` is `None` for an access kind this plugin does not know, which is
+    /// denied for its own clients.
+    #[inline]
     pub fn acl_check(
         &self,
         client: Client,
@@ -189,29 +196,24 @@ impl<B: Broker> Plugin<B> {
         // disconnect is still the client at this address. That holds only while every
         // disconnection was handled to the end, and not for a session admitted on the
         // broker's re-check of a client that may be offline (which it frees without a
-        // word); those, and offline sessions, are compared with the record (two broker
-        // calls and two string comparisons, the largest part of a check's cost).
+        // word); those, and offline sessions, are compared with the record.
         let known_live = session.is_known_live() && self.disconnects_handled.get();
-        if !(known_live || self.is_same_client(client, session)) || !session.expects(access) {
+        if !known_live && !self.is_still_the_client(client, session, access) {
             sessions.remove(client);
             return AclDecision::Defer;
         }
-        // The clock is read only for tokens that expire. A client being disconnected at
-        // expiry, and its will, are still judged by its rights.
+        // Time matters only for tokens that expire. A client being disconnected at expiry,
+        // and its will, are still judged by its rights.
         if let Some(deadline) = session.expires_at
             && self.kicking.get() != Some(client)
-            && self.broker.now_for_messages() >= deadline
+            && self
+                .pass_clock
+                .get()
+                .unwrap_or_else(|| self.broker.now_for_messages())
+                >= deadline
             && !(access == Some(Access::Write) && std::mem::take(&mut session.will_after_expiry))
         {
-            if session.first_expiry_notice() {
-                self.broker.log(
-                    LogLevel::Notice,
-                    &format!(
-                        "{LOG_PREFIX}: token of client '{}' has expired; denying all its topic access",
-                        sanitize(&String::from_utf8_lossy(&session.client_id))
-                    ),
-                );
-            }
+            self.log_expiry_once(session);
             return AclDecision::Deny;
         }
         if session.superuser {
@@ -223,6 +225,33 @@ impl<B: Broker> Plugin<B> {
         match (access, topic) {
             (Some(access), Some(topic)) if acl.allows(access, topic) => AclDecision::Allow,
             _ => AclDecision::Deny,
+        }
+    }
+
+    /// For a session not known to be live: whether the client at its address is still
+    /// its own (two broker calls and two string comparisons) and can make this check.
+    #[cold]
+    #[inline(never)]
+    fn is_still_the_client(
+        &self,
+        client: Client,
+        session: &mut Session,
+        access: Option<Access>,
+    ) -> bool {
+        self.is_same_client(client, session) && session.expects(access)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn log_expiry_once(&self, session: &mut Session) {
+        if session.first_expiry_notice() {
+            self.broker.log(
+                LogLevel::Notice,
+                &format!(
+                    "{LOG_PREFIX}: token of client '{}' has expired; denying all its topic access",
+                    sanitize(&String::from_utf8_lossy(&session.client_id))
+                ),
+            );
         }
     }
 

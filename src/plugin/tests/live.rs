@@ -41,7 +41,11 @@ fn expired_clients_are_kicked_in_deadline_order_and_not_before() {
     assert_eq!(kicks(&h), [("early".to_owned(), true)]);
     kick_done(&h, 2);
     h.broker.now.set(NOW + 31.0);
-    assert_eq!(h.plugin.tick(), None, "no deadline left");
+    assert_eq!(
+        h.plugin.tick(),
+        Some(1_000),
+        "no deadline left, but the pass clock is kept fresh"
+    );
     assert_eq!(
         kicks(&h),
         [("early".to_owned(), true), ("late".to_owned(), true)]
@@ -51,6 +55,36 @@ fn expired_clients_are_kicked_in_deadline_order_and_not_before() {
             &"jwt-auth: token of client 'early' has expired; disconnecting it".to_owned()
         )
     );
+}
+
+#[test]
+fn message_checks_judge_expiry_by_the_clock_of_the_last_tick() {
+    let t = token(json!({"exp": NOW + 10.0, "receive_acl": "#"}));
+    // Without ticks, by the clock itself.
+    let h = Harness::new(&[]);
+    assert_eq!(h.connect(1, "c", None, &t), AuthDecision::Accept);
+    h.broker.now.set(NOW + 10.0);
+    assert_eq!(h.check(1, Access::Read, "a"), AclDecision::Deny);
+
+    // With ticks, by the time of the broker's current pass: a token that expires during a
+    // pass is denied from the next tick on, which is also when its client is kicked.
+    let h = Harness::new(&[]);
+    assert_eq!(h.connect(1, "c", None, &t), AuthDecision::Accept);
+    h.broker.now.set(NOW + 9.99);
+    h.plugin.tick();
+    h.broker.now.set(NOW + 10.02);
+    assert_eq!(h.check(1, Access::Read, "a"), AclDecision::Allow);
+    h.plugin.tick();
+    assert_eq!(kicks(&h), [("c".to_owned(), true)]);
+    assert_eq!(h.check(1, Access::Read, "a"), AclDecision::Deny);
+
+    // Without kicks at expiry, ticks do not bound what a check would allow: the clock.
+    let h = Harness::new(&[("disconnect_on_expiry", "false")]);
+    assert_eq!(h.connect(1, "c", None, &t), AuthDecision::Accept);
+    h.broker.now.set(NOW + 9.99);
+    h.plugin.tick();
+    h.broker.now.set(NOW + 10.0);
+    assert_eq!(h.check(1, Access::Read, "a"), AclDecision::Deny);
 }
 
 #[test]
