@@ -49,7 +49,7 @@ broker_bench [options]
   --callgrind               also count instructions per delivery under callgrind
   --no-callgrind            do not (the default)
   --callgrind-messages N    messages of the shorter callgrind run; the longer sends 2N (200)
-  --callgrind-subscribers S subscribers in the callgrind runs (10)
+  --callgrind-subscribers S,.. subscriber counts of the callgrind runs (10,50)
 environment: MOSQUITTO_BIN (/usr/sbin/mosquitto), DYNSEC_PLUGIN (Debian's path)";
 
 struct Options {
@@ -63,7 +63,7 @@ struct Options {
     same_token: bool,
     callgrind: bool,
     callgrind_messages: usize,
-    callgrind_subscribers: usize,
+    callgrind_subscribers: Vec<usize>,
 }
 
 impl Options {
@@ -79,7 +79,7 @@ impl Options {
             same_token: false,
             callgrind: false,
             callgrind_messages: 200,
-            callgrind_subscribers: 10,
+            callgrind_subscribers: vec![10, 50],
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -98,7 +98,16 @@ impl Options {
                 "--connect-parallel" => options.connect_parallel = number(),
                 "--burst" => options.burst = number(),
                 "--callgrind-messages" => options.callgrind_messages = number(),
-                "--callgrind-subscribers" => options.callgrind_subscribers = number(),
+                "--callgrind-subscribers" => {
+                    let value = args.next().unwrap_or_else(|| usage_error(&arg));
+                    options.callgrind_subscribers = value
+                        .split(',')
+                        .map(|n| match n.parse() {
+                            Ok(n) if n > 0 => n,
+                            _ => usage_error(&format!("{arg} {value}")),
+                        })
+                        .collect();
+                }
                 "--same-token" => options.same_token = true,
                 "--no-pin" => options.pin = false,
                 "--callgrind" => options.callgrind = true,
@@ -643,7 +652,8 @@ impl Tokens {
         let hmac = EncodingKey::from_secret(SECRET.as_bytes()).expect("HMAC key");
         let rsa_pem = std::fs::read(fixture("rsa.pem")).expect("RSA fixture key");
         let rsa = EncodingKey::from_rsa_pem(&rsa_pem).expect("RSA private key");
-        let subscribers = options.subscribers.max(options.callgrind_subscribers);
+        let subscribers =
+            (options.callgrind_subscribers.iter().copied()).fold(options.subscribers, usize::max);
         let connect_tokens = if options.same_token {
             1
         } else {
@@ -1152,6 +1162,7 @@ fn callgrind_total(out: &Path) -> u64 {
 
 struct CallgrindFigure {
     setup: Setup,
+    subscribers: usize,
     short: u64,
     long: u64,
     per_delivery: f64,
@@ -1166,35 +1177,40 @@ fn callgrind_dir() -> PathBuf {
 }
 
 /// Ir(2N) - Ir(N) leaves only the work of N more messages: start-up, connections and
-/// shutdown cancel out.
+/// shutdown cancel out. One figure per configuration and subscriber count.
 fn callgrind_figures(
     options: &Options,
     brokers: &Brokers,
     all_logins: &[Logins; 3],
 ) -> Vec<CallgrindFigure> {
     let dir = callgrind_dir();
-    let (n, subscribers) = (options.callgrind_messages, options.callgrind_subscribers);
-    SETUPS
-        .into_iter()
-        .map(|setup| {
+    let n = options.callgrind_messages;
+    let mut figures = Vec::new();
+    for &subscribers in &options.callgrind_subscribers {
+        for setup in SETUPS {
             let logins = &all_logins[setup.index()];
-            let out = |m: usize| dir.join(format!("callgrind.{:?}.{m}", setup).to_lowercase());
+            let out = |m: usize| {
+                let name = format!("callgrind.{:?}.{subscribers}x{m}", setup).to_lowercase();
+                dir.join(name)
+            };
             let short = callgrind_run(brokers, setup, n, subscribers, logins, &out(n));
             let long = callgrind_run(brokers, setup, 2 * n, subscribers, logins, &out(2 * n));
             let per_delivery = (long as f64 - short as f64) / (n * subscribers) as f64;
             eprintln!(
-                "callgrind, {:>9}: Ir({n}) {short}, Ir({}) {long}",
+                "callgrind, {:>9}, {subscribers} subscribers: Ir({n}) {short}, Ir({}) {long}",
                 setup.name(),
                 2 * n
             );
-            CallgrindFigure {
+            figures.push(CallgrindFigure {
                 setup,
+                subscribers,
                 short,
                 long,
                 per_delivery,
-            }
-        })
-        .collect()
+            });
+        }
+    }
+    figures
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1398,28 +1414,33 @@ fn print_report(
         "- broker CPU over all timed phases: {clock:.2} s by the process CPU clock (used above), \
          {stat:.2} s by utime + stime of /proc/<pid>/stat (10 ms ticks)"
     );
-    if !callgrind.is_empty() {
-        let n = options.callgrind_messages;
-        let base = callgrind
+    let n = options.callgrind_messages;
+    for &subscribers in &options.callgrind_subscribers {
+        let figures: Vec<&CallgrindFigure> = callgrind
+            .iter()
+            .filter(|c| c.subscribers == subscribers)
+            .collect();
+        if figures.is_empty() {
+            continue;
+        }
+        let base = figures
             .iter()
             .find(|c| c.setup == Setup::Bare)
             .map(|c| c.per_delivery);
         println!(
-            "\n### Instructions per delivered message (callgrind, fan-out QoS 0, 1 → {} subscribers, \
-             lockstep)\n",
-            options.callgrind_subscribers
+            "\n### Instructions per delivered message (callgrind, fan-out QoS 0, 1 → {subscribers} \
+             subscribers, lockstep)\n"
         );
         println!(
-            "(Ir({}) − Ir({n})) / ({n} × {}), whole broker process\n",
-            2 * n,
-            options.callgrind_subscribers
+            "(Ir({}) − Ir({n})) / ({n} × {subscribers}), whole broker process\n",
+            2 * n
         );
         println!(
             "| configuration | Ir({n} msgs) | Ir({} msgs) | instructions / delivery | × |",
             2 * n
         );
         println!("|---|---:|---:|---:|---:|");
-        for figure in callgrind {
+        for figure in figures {
             println!(
                 "| {} | {} | {} | {:.1} | {:.2} |",
                 figure.setup.name(),
