@@ -20,6 +20,17 @@ pub struct Fetcher {
     url: KeyUrl,
 }
 
+/// The TLS provider of the crypto backend the plugin was built with.
+#[cfg(feature = "aws-lc")]
+fn crypto_provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::aws_lc_rs::default_provider()
+}
+
+#[cfg(not(feature = "aws-lc"))]
+fn crypto_provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
 impl Fetcher {
     /// Reads the trusted roots (the CA file, or the system's) once, at start-up.
     pub fn new(remote: &RemoteKeys) -> Result<Fetcher, ConfigError> {
@@ -29,6 +40,7 @@ impl Fetcher {
         };
         let tls = TlsConfig::builder()
             .root_certs(RootCerts::Specific(Arc::new(roots)))
+            .unversioned_rustls_crypto_provider(Arc::new(crypto_provider()))
             .build();
         let agent = Agent::config_builder()
             .timeout_global(Some(remote.timeout))
