@@ -236,3 +236,164 @@ proptest! {
         prop_assert_eq!(set, reversed);
     }
 }
+
+/// Levels around the sizes the matcher treats differently: up to 3, 4 to 7 and 8 bytes and
+/// more, `$` levels and multi-byte UTF-8.
+fn sized_level() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => "[ab]{0,3}",
+        4 => "[ab]{6,10}",
+        2 => "[ab]{15,17}",
+        1 => "\\$[ab]{0,8}",
+        1 => "[aü€]{1,5}",
+    ]
+}
+
+fn sized_filter() -> impl Strategy<Value = String> {
+    let level = prop_oneof![5 => sized_level(), 1 => Just("+".to_owned())];
+    (proptest::collection::vec(level, 1..5), any::<bool>()).prop_map(|(mut levels, hash)| {
+        if hash {
+            levels.push("#".to_owned());
+        }
+        levels.join("/")
+    })
+}
+
+/// A topic that `filter` matches, its wildcards filled from `fill`, then perhaps changed
+/// by one byte (flipped, removed, inserted, or a `/` inserted): near misses, the topics a
+/// word-at-a-time comparison or a skipped retry would get wrong.
+fn near(filter: &str, fill: &[String], change: u8, at: usize) -> String {
+    let mut fill = fill.iter().cycle();
+    let mut levels: Vec<String> = Vec::new();
+    for level in filter.split('/') {
+        match level {
+            "+" => levels.push(fill.next().unwrap().clone()),
+            "#" => {
+                for _ in 0..fill.next().unwrap().len() % 3 {
+                    levels.push(fill.next().unwrap().clone());
+                }
+            }
+            literal => levels.push(literal.to_owned()),
+        }
+    }
+    let mut topic = levels.join("/").into_bytes();
+    let len = topic.len();
+    match change % 6 {
+        2 if len > 0 => {
+            let byte = &mut topic[at % len];
+            *byte = match *byte {
+                b'a' => b'b',
+                b'b' => b'a',
+                other => other,
+            };
+        }
+        3 if len > 0 => {
+            topic.remove(at % len);
+        }
+        4 => topic.insert(at % (len + 1), b'a'),
+        5 => topic.insert(at % (len + 1), b'/'),
+        _ => {}
+    }
+    String::from_utf8(topic).unwrap_or_default()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(5_000))]
+
+    #[test]
+    fn sets_and_single_filters_agree_on_near_misses(
+        filters in proptest::collection::vec(sized_filter(), 1..5),
+        fill in proptest::collection::vec(sized_level(), 1..6),
+        changes in proptest::collection::vec((any::<u8>(), any::<usize>()), 1..8),
+        others in proptest::collection::vec(proptest::collection::vec(sized_level(), 1..5), 0..3),
+    ) {
+        let set = TopicSet::new(filters.iter().map(String::as_str));
+        let single = TopicSet::new([filters[0].as_str()]);
+        let mut topics: Vec<String> = others.iter().map(|levels| levels.join("/")).collect();
+        for (i, (change, at)) in changes.iter().enumerate() {
+            topics.push(near(&filters[i % filters.len()], &fill, *change, *at));
+        }
+        for topic in topics.iter().filter(|t| !t.is_empty()) {
+            let expected = filters.iter().any(|f| matches(f, topic));
+            prop_assert_eq!(set.matches(topic.as_bytes()), expected, "{:?} vs {}", filters, topic);
+            prop_assert_eq!(
+                single.matches(topic.as_bytes()),
+                matches(&filters[0], topic),
+                "{} vs {}", filters[0], topic
+            );
+        }
+    }
+}
+
+#[test]
+fn filters_at_word_boundaries_alone_and_in_pairs() {
+    let levels = [
+        "",
+        "a",
+        "$a",
+        "abc",
+        "abcd",
+        "abcdefg",
+        "abcdefgh",
+        "abcdefgi",
+        "abcdefghi",
+        "abcdefghabcdefgh",
+        "abcdefghabcdefgi",
+        "abcdefghabcdefghi",
+        "ü",
+        "€x",
+        "+",
+        "#",
+    ];
+    let mut filters: Vec<String> = ["#", "+", "/#", "a//#", "+/#"].map(String::from).into();
+    let mut topics = Vec::new();
+    for a in levels {
+        for b in levels {
+            filters.push(format!("{a}/{b}"));
+            filters.push(a.to_owned());
+            if !["+", "#"].contains(&a) && !["+", "#"].contains(&b) {
+                topics.extend([
+                    format!("{a}/{b}"),
+                    a.to_owned(),
+                    format!("{a}/{b}/"),
+                    format!("{a}{b}"),
+                ]);
+                for c in ["", "a", "abcdefgh", "x"] {
+                    topics.push(format!("{a}/{b}/{c}"));
+                }
+            }
+        }
+    }
+    filters.retain(|f| crate::topic::validate_filter(f).is_ok());
+    topics.retain(|t| !t.is_empty());
+    for f in &filters {
+        let set = TopicSet::new([f.as_str()]);
+        for t in &topics {
+            assert_eq!(set.matches(t.as_bytes()), matches(f, t), "{f} vs {t}");
+        }
+        // With a second filter, the set is a trie rather than the single-filter form.
+        for g in ["abcdefgh/+", "a/#", "+/abcdefgh", "abcdefgh"] {
+            let pair = TopicSet::new([f.as_str(), g]);
+            for t in &topics {
+                let expected = matches(f, t) || matches(g, t);
+                assert_eq!(pair.matches(t.as_bytes()), expected, "{f} + {g} vs {t}");
+            }
+        }
+    }
+}
+
+#[test]
+fn same_bytes_tells_every_one_byte_difference() {
+    for n in 0..40u8 {
+        let a: Vec<u8> = (0..n).map(|i| b'a' + i % 26).collect();
+        assert!(same_bytes(&a, &a.clone()));
+        for i in 0..usize::from(n) {
+            let mut b = a.clone();
+            b[i] ^= 1;
+            assert!(!same_bytes(&a, &b), "length {n}, byte {i}");
+        }
+        let mut longer = a.clone();
+        longer.push(b'a');
+        assert!(!same_bytes(&a, &longer));
+    }
+}

@@ -4,8 +4,8 @@
 use super::{Broker, LOG_PREFIX, LogLevel, Plugin, deadlines};
 use crate::token::sanitize;
 
-/// The longest wait asked of the broker between ticks (Mosquitto 2.1 runs its loop only as
-/// often as plugins and its own timers need); 2.0 ticks about every 100 ms regardless.
+/// Asked of the broker between ticks while a deadline is pending (Mosquitto 2.1 runs its
+/// loop only as often as plugins need); 2.0 ticks about every 100 ms regardless.
 const MAX_TICK_GAP_MS: u64 = 1_000;
 
 impl<B: Broker> Plugin<B> {
@@ -17,28 +17,37 @@ impl<B: Broker> Plugin<B> {
     pub fn tick(&self) -> Option<u64> {
         self.ticks_seen.set(true);
         self.recheck_pass.set(false);
-        if self.key_fetch.is_some() {
-            self.take_fetch_news();
-        }
+        // Kept out of the call when there is no fetching: a tick comes about once per
+        // delivery under load.
+        let fetching = self.key_fetch.is_some();
         if !self.config.disconnect_on_expiry {
+            if fetching {
+                self.take_fetch_news();
+            }
             return self.key_fetch.as_ref().map(|_| MAX_TICK_GAP_MS);
         }
         let now = self.broker.now_for_messages();
-        // The broker ticks at least every 100 ms (2.0) or by the next deadline asked for
-        // (2.1), so this clock is at most one pass of its loop behind: the message checks
-        // of this pass use it instead of reading the clock once per delivery.
-        self.pass_clock.set(Some(now));
+        // Mosquitto 2.0 (a broker without CONNECT events) ticks at every pass of its loop
+        // and waits at most 100 ms between passes, so this clock is at most one pass
+        // behind, and the message checks of the pass use it instead of reading the clock
+        // once per delivery. 2.1 may skip a plugin's tick until the time it asked for and
+        // then wait seconds for its own timers: there, checks read the clock. Set before
+        // anything that could fail, so that it is never left behind.
+        self.pass_clock
+            .set((!self.events.get().connect).then_some(now));
+        if fetching {
+            self.take_fetch_news();
+        }
         let now_ms = deadlines::to_ms(now);
         if self.sessions().deadline_due(now_ms) {
             self.kick_expired(now);
         }
-        // Also with no deadline pending: on 2.1, the pass clock must not grow old.
-        Some(
-            self.sessions
-                .borrow()
-                .next_deadline_in(now_ms)
-                .map_or(MAX_TICK_GAP_MS, |ms| ms.clamp(1, MAX_TICK_GAP_MS)),
-        )
+        self.sessions
+            .borrow()
+            .next_deadline_in(now_ms)
+            .map(|ms| ms.clamp(1, MAX_TICK_GAP_MS))
+            // Fetched keys are swapped in at ticks too, not only when a client connects.
+            .or(self.key_fetch.as_ref().map(|_| MAX_TICK_GAP_MS))
     }
 
     fn kick_expired(&self, now: f64) {

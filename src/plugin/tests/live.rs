@@ -41,11 +41,7 @@ fn expired_clients_are_kicked_in_deadline_order_and_not_before() {
     assert_eq!(kicks(&h), [("early".to_owned(), true)]);
     kick_done(&h, 2);
     h.broker.now.set(NOW + 31.0);
-    assert_eq!(
-        h.plugin.tick(),
-        Some(1_000),
-        "no deadline left, but the pass clock is kept fresh"
-    );
+    assert_eq!(h.plugin.tick(), None, "no deadline left");
     assert_eq!(
         kicks(&h),
         [("early".to_owned(), true), ("late".to_owned(), true)]
@@ -78,13 +74,21 @@ fn message_checks_judge_expiry_by_the_clock_of_the_last_tick() {
     assert_eq!(kicks(&h), [("c".to_owned(), true)]);
     assert_eq!(h.check(1, Access::Read, "a"), AclDecision::Deny);
 
-    // Without kicks at expiry, ticks do not bound what a check would allow: the clock.
-    let h = Harness::new(&[("disconnect_on_expiry", "false")]);
-    assert_eq!(h.connect(1, "c", None, &t), AuthDecision::Accept);
-    h.broker.now.set(NOW + 9.99);
-    h.plugin.tick();
-    h.broker.now.set(NOW + 10.0);
-    assert_eq!(h.check(1, Access::Read, "a"), AclDecision::Deny);
+    // Without kicks at expiry, or on a broker that may skip ticks (2.1, known by its
+    // CONNECT events), ticks do not bound what a check would allow: the clock.
+    let no_kicks = Harness::new(&[("disconnect_on_expiry", "false")]);
+    let skipping = Harness::new(&[]);
+    skipping.plugin.set_optional_events(OptionalEvents {
+        connect: true,
+        client_offline: true,
+    });
+    for h in [no_kicks, skipping] {
+        assert_eq!(h.connect(1, "c", None, &t), AuthDecision::Accept);
+        h.broker.now.set(NOW + 9.99);
+        h.plugin.tick();
+        h.broker.now.set(NOW + 10.0);
+        assert_eq!(h.check(1, Access::Read, "a"), AclDecision::Deny);
+    }
 }
 
 #[test]
