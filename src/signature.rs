@@ -1,17 +1,25 @@
 //! Signature arithmetic: which library checks which algorithm.
 //!
 //! jsonwebtoken's `crypto::verify` covers twelve algorithms. ES256K and ES512 go to
-//! RustCrypto's `k256` and `p521`, which jsonwebtoken has no way to plug in.
+//! RustCrypto's `k256` and `p521`, which jsonwebtoken has no way to plug in. With aws-lc,
+//! HMAC secrets are keyed here once rather than by jsonwebtoken per token.
+
+#[cfg(feature = "aws-lc")]
+mod hmac;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::DecodingKey;
 
 use crate::algorithm::Algorithm;
+#[cfg(feature = "aws-lc")]
+pub use hmac::HmacKeys;
 
 /// A public key (or HMAC secret) ready to check signatures.
 pub enum VerifyingKey {
     Jwt(DecodingKey),
+    #[cfg(feature = "aws-lc")]
+    Hmac(Box<HmacKeys>),
     Secp256k1(k256::ecdsa::VerifyingKey),
     P521(p521::ecdsa::VerifyingKey),
 }
@@ -24,6 +32,8 @@ impl VerifyingKey {
             (VerifyingKey::Jwt(key), Some(alg)) => {
                 jsonwebtoken::crypto::verify(signature, message, key, alg).unwrap_or(false)
             }
+            #[cfg(feature = "aws-lc")]
+            (VerifyingKey::Hmac(keys), _) => keys.verify(alg, message, signature),
             (VerifyingKey::Secp256k1(key), None) if alg == Algorithm::ES256K => {
                 use k256::ecdsa::signature::Verifier;
                 match k256_signature(signature) {

@@ -18,11 +18,18 @@ pub struct Material {
 }
 
 pub fn hmac(secret: &[u8]) -> Result<Material, String> {
-    let decoding =
-        DecodingKey::from_secret(secret).map_err(|_| "the secret is empty".to_owned())?;
+    if secret.is_empty() {
+        return Err("the secret is empty".to_owned());
+    }
+    #[cfg(feature = "aws-lc")]
+    let verifying = VerifyingKey::Hmac(Box::new(crate::signature::HmacKeys::new(secret)));
+    #[cfg(not(feature = "aws-lc"))]
+    let verifying = VerifyingKey::Jwt(
+        DecodingKey::from_secret(secret).map_err(|_| "the secret is empty".to_owned())?,
+    );
     Ok(Material {
         kind: KeyKind::Hmac,
-        verifying: VerifyingKey::Jwt(decoding),
+        verifying,
     })
 }
 
