@@ -6,14 +6,15 @@
 //! which claims, how numbers are read) is stated in one place.
 
 mod claims;
+mod header;
 mod json;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::Value;
 
 use crate::algorithm::{Algorithm, AlgorithmSet};
 use crate::keys::KeySet;
+use header::{Header, Member};
 
 pub use claims::{AclPatterns, ClaimRules, VerifiedToken};
 
@@ -25,7 +26,7 @@ pub struct Jwt<'a> {
     text: &'a str,
     /// `header.payload`: the bytes the signature covers.
     signing_input: &'a str,
-    header: &'a str,
+    header: Header,
     payload: &'a str,
     signature: &'a str,
 }
@@ -39,13 +40,10 @@ impl<'a> Jwt<'a> {
             return None;
         }
         let decoded = URL_SAFE_NO_PAD.decode(header).ok()?;
-        // Lenient on purpose: a duplicate or odd member still makes it a JWT (and a refusal
-        // later), not someone else's password.
-        let object: serde_json::Map<String, Value> = serde_json::from_slice(&decoded).ok()?;
-        object.contains_key("alg").then_some(Jwt {
+        Some(Jwt {
             text,
             signing_input,
-            header,
+            header: header::read(&decoded)?,
             payload,
             signature,
         })
@@ -171,33 +169,32 @@ impl Verifier {
         self.keys = keys;
     }
 
-    fn check_header(&self, jwt: &Jwt<'_>) -> Result<Header, Refusal> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(jwt.header)
-            .map_err(|_| Refusal::Header("not base64url".into()))?;
-        let header = json::strict_object(&bytes).map_err(Refusal::Header)?;
-        let name = match header.get("alg") {
-            Some(Value::String(name)) => name,
-            _ => return Err(Refusal::Header("'alg' is not a string".into())),
+    fn check_header<'j>(&self, jwt: &'j Jwt<'_>) -> Result<KeyChoice<'j>, Refusal> {
+        let header = &jwt.header;
+        if let Some(why) = &header.refusal {
+            return Err(Refusal::Header(why.clone()));
+        }
+        let Member::Text(name) = &header.alg else {
+            return Err(Refusal::Header("'alg' is not a string".into()));
         };
         let alg = Algorithm::from_name(name)
             .ok()
             .filter(|a| self.algorithms.contains(*a))
             .ok_or_else(|| Refusal::AlgorithmNotAllowed(sanitize(name)))?;
-        if header.contains_key("crit") {
+        if header.crit {
             return Err(Refusal::CriticalExtension);
         }
-        let kid = match header.get("kid") {
+        let kid = match &header.kid {
             None => None,
-            Some(Value::String(kid)) => Some(kid.clone()),
-            Some(_) => return Err(Refusal::Header("'kid' is not a string".into())),
+            Some(Member::Text(kid)) => Some(kid.as_str()),
+            Some(Member::Other) => return Err(Refusal::Header("'kid' is not a string".into())),
         };
-        Ok(Header { alg, kid })
+        Ok(KeyChoice { alg, kid })
     }
 
-    fn check_signature(&self, jwt: &Jwt<'_>, header: &Header) -> Result<(), Refusal> {
+    fn check_signature(&self, jwt: &Jwt<'_>, header: &KeyChoice<'_>) -> Result<(), Refusal> {
         let message = jwt.signing_input.as_bytes();
-        let kid = header.kid.as_deref();
+        let kid = header.kid;
         let fetched = self.fetched_keys();
         let verified = self
             .keys
@@ -226,9 +223,9 @@ impl Verifier {
 }
 
 /// The header members that choose the key.
-struct Header {
+struct KeyChoice<'a> {
     alg: Algorithm,
-    kid: Option<String>,
+    kid: Option<&'a str>,
 }
 
 /// Makes client-supplied text safe for one log line: control characters escaped, length
