@@ -411,7 +411,36 @@ fn header() -> impl Strategy<Value = String> {
     })
 }
 
+/// Three base64url segments, as `recognise` first read them: split at the last dot, then
+/// at the first.
+fn split_as_before(password: &[u8]) -> Option<(usize, usize)> {
+    let text = std::str::from_utf8(password).ok()?;
+    let (signing_input, signature) = text.rsplit_once('.')?;
+    let (header, payload) = signing_input.split_once('.')?;
+    let base64url = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    [header, payload, signature]
+        .into_iter()
+        .all(base64url)
+        .then_some((header.len(), signing_input.len()))
+}
+
 proptest! {
+    #[test]
+    fn segments_are_found_as_before(
+        password in proptest::collection::vec(
+            prop_oneof![
+                8 => prop::sample::select(b"aZ9-_.".to_vec()),
+                1 => prop::sample::select(b"+/= \n\0\xc3\xa9\xff".to_vec()),
+            ],
+            0..12,
+        ),
+    ) {
+        prop_assert_eq!(segment_dots(&password), split_as_before(&password));
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic(password in proptest::collection::vec(any::<u8>(), 0..600)) {
         if let Some(jwt) = Jwt::recognise(&password) {
