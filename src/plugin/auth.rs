@@ -383,9 +383,78 @@ impl<B: Broker> Plugin<B> {
     }
 }
 
-fn lifetime(expires_at: Option<f64>, now: f64) -> String {
-    match expires_at {
-        Some(deadline) => format!("until {:.0} s from now", deadline - now),
-        None => "without expiry".to_owned(),
+/// How long a token still counts, for the log.
+fn lifetime(expires_at: Option<f64>, now: f64) -> Lifetime {
+    Lifetime(expires_at.map(|deadline| deadline - now))
+}
+
+struct Lifetime(Option<f64>);
+
+impl std::fmt::Display for Lifetime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Some(seconds) = self.0 else {
+            return f.write_str("without expiry");
+        };
+        // What `{:.0}` writes (nearest, ties to even), but a float with a precision takes
+        // the exact path, thousands of instructions; a whole number in range is printed
+        // as an integer.
+        let rounded = seconds.round_ties_even();
+        if (1.0..1e15).contains(&rounded) {
+            write!(f, "until {} s from now", rounded as i64)
+        } else {
+            write!(f, "until {seconds:.0} s from now")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn as_formatted(seconds: f64) -> String {
+        format!("until {seconds:.0} s from now")
+    }
+
+    #[test]
+    fn lifetime_is_written_as_with_a_precision() {
+        let edges = [
+            0.0,
+            -0.0,
+            0.2,
+            0.5,
+            1.5,
+            2.5,
+            3.5,
+            -0.4,
+            -2.5,
+            0.999_999,
+            1e15 - 0.5,
+            1e15,
+            1e15 + 1.0,
+            9.1e15,
+            1e300,
+            3599.5,
+            3600.5,
+            86_399.999,
+        ];
+        for seconds in edges {
+            assert_eq!(
+                lifetime(Some(seconds), 0.0).to_string(),
+                as_formatted(seconds)
+            );
+        }
+        assert_eq!(lifetime(None, 5.0).to_string(), "without expiry");
+    }
+
+    proptest! {
+        #[test]
+        fn lifetime_is_written_as_with_a_precision_anywhere(
+            deadline in prop_oneof![0.0..1e5, 0.0..2e15, any::<f64>()],
+            now in prop_oneof![Just(0.0), 1.7e9..1.9e9],
+        ) {
+            let seconds = deadline - now;
+            prop_assert_eq!(lifetime(Some(deadline), now).to_string(), as_formatted(seconds));
+        }
     }
 }

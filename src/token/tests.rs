@@ -389,6 +389,18 @@ fn sanitize_escapes_and_bounds() {
     assert_eq!(sanitize(&"x".repeat(100)).chars().count(), 65);
 }
 
+#[test]
+fn sanitize_keeps_printable_ascii_up_to_the_limit() {
+    assert_eq!(sanitize(""), "");
+    assert_eq!(sanitize("sensor-12 ~"), "sensor-12 ~");
+    assert_eq!(sanitize(&"x".repeat(64)), "x".repeat(64));
+    assert_eq!(sanitize(&"x".repeat(65)), format!("{}…", "x".repeat(64)));
+    assert_eq!(sanitize("a\x7fb\tc"), "a\\u{7f}b\\tc");
+    assert_eq!(sanitize("é\u{85}"), "é\\u{85}");
+    assert_eq!(sanitize(&"é".repeat(64)), "é".repeat(64));
+    assert_eq!(sanitize_to("abcd", 3), "abc…");
+}
+
 fn segment() -> impl Strategy<Value = String> {
     proptest::collection::vec(any::<u8>(), 0..80).prop_map(|b| URL_SAFE_NO_PAD.encode(b))
 }
