@@ -34,6 +34,15 @@ impl<'a> Carrier<'a> {
     }
 }
 
+/// The credentials of a BASIC_AUTH, which the broker presents again when it re-checks the
+/// client.
+#[derive(Clone, Copy)]
+struct Sent<'a> {
+    password: Option<&'a [u8]>,
+    /// Of the username and password as sent.
+    fingerprint: u64,
+}
+
 impl<B: Broker> Plugin<B> {
     /// MOSQ_EVT_BASIC_AUTH. `password` is the client's password up to its first NUL byte.
     pub fn basic_auth(
@@ -81,7 +90,11 @@ impl<B: Broker> Plugin<B> {
                 (jwt, Carrier::Username)
             }
         };
-        match self.admit(client, &jwt, carrier, password) {
+        let sent = Sent {
+            password,
+            fingerprint,
+        };
+        match self.admit(client, &jwt, carrier, Some(sent)) {
             Ok(()) => AuthDecision::Accept,
             Err(why) => {
                 self.log_refusal(client, carrier.sent_username(), &why);
@@ -118,6 +131,8 @@ impl<B: Broker> Plugin<B> {
             .with_client_username(client, |name| name.map(<[u8]>::to_vec));
         let outcome = match data.and_then(Jwt::recognise) {
             None => Err("the authentication data is not a JWT".to_owned()),
+            // Enhanced authentication never shows the plugin the password the broker will
+            // present on a re-check; such a session is recognised by address, id and user.
             Some(jwt) => self.admit(
                 client,
                 &jwt,
@@ -243,7 +258,7 @@ impl<B: Broker> Plugin<B> {
         client: Client,
         jwt: &Jwt<'_>,
         carrier: Carrier<'_>,
-        password: Option<&[u8]>,
+        sent: Option<Sent<'_>>,
     ) -> Result<(), String> {
         let now = self.broker.now();
         let verified = self.verify(jwt, now)?;
@@ -281,12 +296,15 @@ impl<B: Broker> Plugin<B> {
         // offline ones included; one not answered from its record is admitted here.
         session.maybe_offline =
             self.recheck_pass.get() || (self.reloaded.get() && !self.ticks_seen.get());
-        // Enhanced authentication never shows the plugin the password the broker will
-        // present on a re-check; such a session is recognised by address, id and user.
-        session.token_fingerprint = match carrier {
-            Carrier::AuthData { .. } => None,
-            _ => Some(self.fingerprint(Some(token.user.as_bytes()), password)),
-        };
+        // What the broker will present on a re-check: the username as sent, when it was
+        // the token's user already, so the fingerprint taken on arrival serves.
+        session.token_fingerprint = sent.map(|sent| {
+            if set_username {
+                self.fingerprint(Some(token.user.as_bytes()), sent.password)
+            } else {
+                sent.fingerprint
+            }
+        });
         let held = {
             let mut sessions = self.sessions();
             sessions.insert(client, session, now);

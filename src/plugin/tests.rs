@@ -793,6 +793,36 @@ fn recheck(h: &Harness, address: usize, token: &str) -> AuthDecision {
         .basic_auth(client, username.as_deref(), Some(token.as_bytes()))
 }
 
+/// The session remembers the credentials the broker will present again: the username as
+/// sent when it was the token's user, or the token's user put in its place.
+#[test]
+fn a_live_client_is_answered_from_its_session_only_for_the_credentials_it_will_present() {
+    for (address, sent) in [(1, Some("alice")), (2, None)] {
+        let h = Harness::new(&[]);
+        let t = token(json!({}));
+        let id = format!("c{address}");
+        assert_eq!(h.connect(address, &id, sent, &t), AuthDecision::Accept);
+        assert_eq!(recheck(&h, address, &t), AuthDecision::Accept);
+        let answered = format!("jwt-auth: re-check of client '{id}': still admitted");
+        assert_eq!(
+            h.logs().iter().filter(|l| **l == answered).count(),
+            1,
+            "{sent:?}"
+        );
+        let other = token(json!({"n": 1}));
+        assert_eq!(recheck(&h, address, &other), AuthDecision::Accept);
+        let authenticated = format!("client '{id}' authenticated as 'alice'");
+        assert_eq!(
+            h.logs()
+                .iter()
+                .filter(|l| l.contains(&authenticated))
+                .count(),
+            2,
+            "{sent:?}"
+        );
+    }
+}
+
 #[test]
 fn the_reload_recheck_keeps_connected_and_offline_clients_admitted() {
     let (_dir, jwks, h) = with_key_set();
