@@ -6,15 +6,13 @@
 //! pass serves both: it notes a repeated name, and only then is the header read strictly,
 //! for the exact words of the refusal.
 
-use std::borrow::Cow;
-use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use super::json;
+use super::json::{self, Checked, Name, Names};
 
 /// What the verifier needs from a recognised token's header.
 #[derive(Debug)]
@@ -75,11 +73,8 @@ impl<'de> Visitor<'de> for MembersVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Members, A::Error> {
         let mut members = Members::default();
-        // A set, not a list: the header is read before any signature is checked, and a
-        // list would make thousands of members cost millions of comparisons.
-        let mut names: BTreeSet<Cow<'de, str>> = BTreeSet::new();
+        let mut names = Names::default();
         while let Some(Name(name)) = access.next_key()? {
-            members.repeated |= names.contains(&*name);
             match &*name {
                 "alg" => members.alg = Some(member(access.next_value()?)),
                 "kid" => members.kid = Some(member(access.next_value()?)),
@@ -88,7 +83,7 @@ impl<'de> Visitor<'de> for MembersVisitor {
                     members.crit |= name == "crit";
                 }
             }
-            names.insert(name);
+            members.repeated |= !names.insert(name);
         }
         Ok(members)
     }
@@ -98,82 +93,6 @@ fn member(value: Value) -> Member {
     match value {
         Value::String(text) => Member::Text(text),
         _ => Member::Other,
-    }
-}
-
-/// A member name, borrowed from the header unless it has escapes.
-struct Name<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Name<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(NameVisitor)
-    }
-}
-
-struct NameVisitor;
-
-impl<'de> Visitor<'de> for NameVisitor {
-    type Value = Name<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a member name")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, name: &'de str) -> Result<Name<'de>, E> {
-        Ok(Name(Cow::Borrowed(name)))
-    }
-
-    fn visit_str<E: de::Error>(self, name: &str) -> Result<Name<'de>, E> {
-        Ok(Name(Cow::Owned(name.to_owned())))
-    }
-}
-
-/// A value nobody reads, held to the rules a `serde_json::Value` is built by (numbers in
-/// range, strings valid, nesting bounded) without building it. serde's `IgnoredAny` would
-/// let serde_json skip it more loosely, and a header it passed would be a JWT here and
-/// not in the lenient reading this replaces.
-struct Checked;
-
-impl<'de> Deserialize<'de> for Checked {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(Checked)
-    }
-}
-
-impl<'de> Visitor<'de> for Checked {
-    type Value = Checked;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<Checked, A::Error> {
-        while access.next_element::<Checked>()?.is_some() {}
-        Ok(Checked)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Checked, A::Error> {
-        while access.next_key::<Checked>()?.is_some() {
-            access.next_value::<Checked>()?;
-        }
-        Ok(Checked)
     }
 }
 

@@ -14,6 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::algorithm::{Algorithm, AlgorithmSet};
 use crate::keys::KeySet;
+use claims::Claims;
 use header::{Header, Member};
 
 pub use claims::{AclPatterns, ClaimRules, VerifiedToken};
@@ -180,7 +181,7 @@ impl Verifier {
         let bytes = URL_SAFE_NO_PAD
             .decode(jwt.payload)
             .map_err(|_| Refusal::Payload("not base64url".into()))?;
-        let claims = json::strict_object(&bytes).map_err(Refusal::Payload)?;
+        let claims = json::strict(&bytes, Claims::new(&self.rules)).map_err(Refusal::Payload)?;
         self.rules.check(&claims, now).map_err(Refusal::Claim)
     }
 
