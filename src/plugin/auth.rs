@@ -325,18 +325,17 @@ impl<B: Broker> Plugin<B> {
     /// Verifies a token, or finds it in the cache of tokens verified before.
     fn verify(&self, jwt: &Jwt<'_>, now: f64) -> Result<Rc<CachedToken>, String> {
         self.take_fetch_news();
-        if let Some(cached) = self.token_cache.borrow_mut().get(jwt.as_str(), now) {
-            return Ok(cached);
-        }
+        let miss = match self.token_cache.borrow_mut().get(jwt.as_str(), now) {
+            Ok(cached) => return Ok(cached),
+            Err(miss) => miss,
+        };
         let verified = self
             .verifier
             .borrow()
             .verify(jwt, now)
             .map_err(|r| self.explain(r))?;
         let verified = CachedToken::new(verified);
-        self.token_cache
-            .borrow_mut()
-            .insert(jwt.as_str(), &verified);
+        self.token_cache.borrow_mut().insert(miss, &verified);
         Ok(verified)
     }
 

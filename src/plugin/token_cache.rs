@@ -2,13 +2,15 @@
 //! broker restart or a network cut) skips the signature arithmetic: RS256 and ES256 cost
 //! tens to hundreds of microseconds each on the broker's only thread.
 //!
-//! Keyed by the whole token, compared byte for byte. An entry holds what verification
-//! concluded from the token alone; every check that depends on the connection (username,
+//! Keyed by the whole token: found by a keyed hash of it, taken once per CONNECT for both
+//! the lookup and the insertion after a miss, and compared byte for byte. An entry holds
+//! what verification concluded from the token alone; every check that depends on the connection (username,
 //! client id placeholders) still runs on a hit. Entries go at `exp`, all of them on
 //! reload (the keys may have changed), and the oldest when the cache is full.
 
 use std::cell::OnceCell;
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -34,9 +36,26 @@ impl CachedToken {
 
 pub struct TokenCache {
     capacity: usize,
-    by_token: HashMap<Rc<str>, Rc<CachedToken>>,
+    /// By the token's hash: a token is a few hundred bytes, which SipHash would otherwise
+    /// read for the lookup, again to see that it is absent, and again to insert it. Two
+    /// tokens with one hash (which random keys make vanishingly rare) simply do not share:
+    /// the second is not cached.
+    by_hash: HashMap<u64, Entry, BuildHasherDefault<Prehashed>>,
+    hasher: RandomState,
     /// Insertion order, for evicting the oldest; may name tokens already gone.
-    order: VecDeque<Rc<str>>,
+    order: VecDeque<u64>,
+}
+
+struct Entry {
+    token: Box<str>,
+    verified: Rc<CachedToken>,
+}
+
+/// A token not found, with its hash for [`TokenCache::insert`].
+#[derive(Debug)]
+pub struct Miss<'t> {
+    token: &'t str,
+    hash: u64,
 }
 
 impl TokenCache {
@@ -44,50 +63,89 @@ impl TokenCache {
     pub fn new(capacity: usize) -> TokenCache {
         TokenCache {
             capacity,
-            by_token: HashMap::new(),
+            by_hash: HashMap::default(),
+            hasher: RandomState::new(),
             order: VecDeque::new(),
         }
     }
 
     /// What verifying `token` concluded, if it is cached and has not expired by `now`.
-    pub fn get(&mut self, token: &str, now: f64) -> Option<Rc<CachedToken>> {
-        let hit = self.by_token.get(token)?;
-        if hit.token.expires_at.is_some_and(|deadline| now >= deadline) {
-            self.by_token.remove(token);
-            return None;
+    pub fn get<'t>(&mut self, token: &'t str, now: f64) -> Result<Rc<CachedToken>, Miss<'t>> {
+        let hash = if self.capacity == 0 {
+            0
+        } else {
+            self.hasher.hash_one(token)
+        };
+        let miss = Miss { token, hash };
+        let Some(hit) = self.by_hash.get(&hash).filter(|e| *e.token == *token) else {
+            return Err(miss);
+        };
+        if hit
+            .verified
+            .token
+            .expires_at
+            .is_some_and(|deadline| now >= deadline)
+        {
+            self.by_hash.remove(&hash);
+            return Err(miss);
         }
-        Some(hit.clone())
+        Ok(hit.verified.clone())
     }
 
-    pub fn insert(&mut self, token: &str, verified: &Rc<CachedToken>) {
-        if self.capacity == 0 || self.by_token.contains_key(token) {
+    /// Caches what verifying the token of `miss` concluded.
+    pub fn insert(&mut self, miss: Miss<'_>, verified: &Rc<CachedToken>) {
+        if self.capacity == 0 || self.by_hash.contains_key(&miss.hash) {
             return;
         }
-        while self.by_token.len() >= self.capacity {
+        while self.by_hash.len() >= self.capacity {
             let Some(oldest) = self.order.pop_front() else {
                 break;
             };
-            self.by_token.remove(&oldest);
+            self.by_hash.remove(&oldest);
         }
         // Keys of entries that expired or were replaced linger in `order` until they reach
         // its front; keep it from outgrowing the cache.
         if self.order.len() >= 2 * self.capacity {
-            let by_token = &self.by_token;
-            self.order.retain(|key| by_token.contains_key(key));
+            let by_hash = &self.by_hash;
+            self.order.retain(|hash| by_hash.contains_key(hash));
         }
-        let key: Rc<str> = Rc::from(token);
-        self.order.push_back(key.clone());
-        self.by_token.insert(key, verified.clone());
+        self.order.push_back(miss.hash);
+        let entry = Entry {
+            token: miss.token.into(),
+            verified: verified.clone(),
+        };
+        self.by_hash.insert(miss.hash, entry);
     }
 
     pub fn clear(&mut self) {
-        self.by_token.clear();
+        self.by_hash.clear();
         self.order.clear();
     }
 
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.by_token.len()
+        self.by_hash.len()
+    }
+}
+
+/// The keys of `by_hash` are already SipHash values, taken with the cache's random keys.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write_u64(&mut self, hash: u64) {
+        self.0 = hash;
+    }
+
+    // Not reached: a `u64` key is written with `write_u64`.
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
     }
 }
 
@@ -95,6 +153,13 @@ impl TokenCache {
 mod tests {
     use super::*;
     use crate::token::AclPatterns;
+
+    /// Caches `verified` for `token` unless it is there already.
+    fn put(cache: &mut TokenCache, token: &str, verified: &Rc<CachedToken>) {
+        if let Err(miss) = cache.get(token, f64::NEG_INFINITY) {
+            cache.insert(miss, verified);
+        }
+    }
 
     fn verified(expires_at: Option<f64>) -> Rc<CachedToken> {
         CachedToken::new(VerifiedToken {
@@ -108,13 +173,13 @@ mod tests {
     #[test]
     fn a_cached_token_is_returned_until_it_expires() {
         let mut cache = TokenCache::new(10);
-        cache.insert("t1", &verified(Some(100.0)));
+        put(&mut cache, "t1", &verified(Some(100.0)));
         assert_eq!(
-            cache.get("t1", 99.0).map(|hit| hit.token.clone()),
+            cache.get("t1", 99.0).ok().map(|hit| hit.token.clone()),
             Some(verified(Some(100.0)).token.clone())
         );
-        assert!(cache.get("t2", 99.0).is_none());
-        assert!(cache.get("t1", 100.0).is_none());
+        assert!(cache.get("t2", 99.0).is_err());
+        assert!(cache.get("t1", 100.0).is_err());
         assert_eq!(cache.len(), 0, "an expired entry goes when it is found");
     }
 
@@ -122,16 +187,16 @@ mod tests {
     fn the_oldest_entry_goes_when_the_cache_is_full() {
         let mut cache = TokenCache::new(3);
         for token in ["a", "b", "c", "d"] {
-            cache.insert(token, &verified(None));
+            put(&mut cache, token, &verified(None));
         }
         assert_eq!(cache.len(), 3);
-        assert!(cache.get("a", 0.0).is_none());
-        assert!(cache.get("d", 0.0).is_some());
+        assert!(cache.get("a", 0.0).is_err());
+        assert!(cache.get("d", 0.0).is_ok());
         // Churn through expiring tokens never grows the bookkeeping beyond bounds.
         for i in 0..10_000 {
             let token = format!("t{i}");
-            cache.insert(&token, &verified(Some(1.0)));
-            assert!(cache.get(&token, 2.0).is_none());
+            put(&mut cache, &token, &verified(Some(1.0)));
+            assert!(cache.get(&token, 2.0).is_err());
         }
         assert!(cache.order.len() <= 6, "{}", cache.order.len());
         cache.clear();
@@ -141,7 +206,21 @@ mod tests {
     #[test]
     fn a_zero_capacity_cache_keeps_nothing() {
         let mut cache = TokenCache::new(0);
-        cache.insert("t", &verified(None));
-        assert!(cache.get("t", 0.0).is_none());
+        put(&mut cache, "t", &verified(None));
+        assert!(cache.get("t", 0.0).is_err());
+    }
+
+    #[test]
+    fn a_token_with_the_hash_of_a_cached_one_is_not_taken_for_it() {
+        let mut cache = TokenCache::new(10);
+        put(&mut cache, "t1", &verified(None));
+        let hash = cache.hasher.hash_one("t1");
+        // Another token with the same hash is not cached in its place...
+        cache.insert(Miss { token: "t2", hash }, &verified(Some(1.0)));
+        assert_eq!(cache.len(), 1);
+        assert!(cache.get("t1", 5.0).is_ok());
+        // ...and where another token holds the slot, this one finds nothing.
+        cache.by_hash.get_mut(&hash).unwrap().token = "t2".into();
+        assert!(cache.get("t1", 0.0).is_err());
     }
 }
