@@ -196,6 +196,11 @@ impl TopicSet {
             .into_iter()
             .map(|f| f.split('/').collect())
             .collect();
+        if sorted.is_empty() {
+            // An absent ACL claim, on most CONNECTs: the root alone, as `flatten` would
+            // make it, without its bookkeeping.
+            return TopicSet::empty();
+        }
         sorted.sort_unstable();
         sorted.dedup();
         let single = match &sorted[..] {
@@ -242,6 +247,23 @@ impl TopicSet {
         TopicSet {
             single,
             ..Self::flatten(&tree)
+        }
+    }
+
+    fn empty() -> TopicSet {
+        let root = Node {
+            parent: NONE,
+            first_edge: 0,
+            plus: NONE,
+            edge_count: 0,
+            flags: 0,
+        };
+        TopicSet {
+            nodes: Box::new([root]),
+            edges: Box::new([]),
+            // The padding `flatten` leaves after the labels.
+            labels: Box::new([0; 7]),
+            single: None,
         }
     }
 

@@ -397,3 +397,13 @@ fn same_bytes_tells_every_one_byte_difference() {
         assert!(!same_bytes(&a, &longer));
     }
 }
+
+#[test]
+fn an_empty_set_is_the_one_the_builder_would_make() {
+    let empty = TopicSet::new(std::iter::empty());
+    let built = TopicSet::flatten(&[BuildNode::default()]);
+    assert_eq!(empty, built);
+    use std::hash::BuildHasher;
+    let hasher = std::hash::RandomState::new();
+    assert_eq!(hasher.hash_one(&empty), hasher.hash_one(&built));
+}
