@@ -157,9 +157,15 @@ fn level() -> impl Strategy<Value = String> {
     ]
 }
 
-fn filter() -> impl Strategy<Value = String> {
-    let level = prop_oneof![3 => level(), 1 => Just("+".to_owned())];
-    (proptest::collection::vec(level, 1..5), any::<bool>())
+/// Valid topic filters of `levels` levels drawn from `level`, about one in `odds + 1` of
+/// them `+`, half of them ending in `#`.
+fn filter_from(
+    level: impl Strategy<Value = String> + 'static,
+    odds: u32,
+    levels: std::ops::Range<usize>,
+) -> impl Strategy<Value = String> {
+    let level = prop_oneof![odds => level, 1 => Just("+".to_owned())];
+    (proptest::collection::vec(level, levels), any::<bool>())
         .prop_map(|(mut levels, hash)| {
             if hash {
                 levels.push("#".to_owned());
@@ -167,6 +173,10 @@ fn filter() -> impl Strategy<Value = String> {
             levels.join("/")
         })
         .prop_filter("non-empty", |f| !f.is_empty())
+}
+
+fn filter() -> impl Strategy<Value = String> {
+    filter_from(level(), 3, 1..5)
 }
 
 fn topic() -> impl Strategy<Value = String> {
@@ -200,13 +210,7 @@ fn wide_level() -> impl Strategy<Value = String> {
 }
 
 fn wide_filter() -> impl Strategy<Value = String> {
-    let level = prop_oneof![6 => wide_level(), 1 => Just("+".to_owned())];
-    (proptest::collection::vec(level, 1..4), any::<bool>()).prop_map(|(mut levels, hash)| {
-        if hash {
-            levels.push("#".to_owned());
-        }
-        levels.join("/")
-    })
+    filter_from(wide_level(), 6, 1..4)
 }
 
 proptest! {
@@ -250,13 +254,7 @@ fn sized_level() -> impl Strategy<Value = String> {
 }
 
 fn sized_filter() -> impl Strategy<Value = String> {
-    let level = prop_oneof![5 => sized_level(), 1 => Just("+".to_owned())];
-    (proptest::collection::vec(level, 1..5), any::<bool>()).prop_map(|(mut levels, hash)| {
-        if hash {
-            levels.push("#".to_owned());
-        }
-        levels.join("/")
-    })
+    filter_from(sized_level(), 5, 1..5)
 }
 
 /// A topic that `filter` matches, its wildcards filled from `fill`, then perhaps changed
