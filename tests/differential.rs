@@ -49,9 +49,27 @@ fn valid_topic(topic: &str) -> bool {
     unsafe { mosquitto_pub_topic_check(c(topic).as_ptr()) == MOSQ_ERR_SUCCESS }
 }
 
-/// Topic levels worth mixing: empty, `$`-prefixed, unicode, and look-alikes of wildcards.
-const LEVELS: [&str; 11] = [
-    "", "a", "b", "ab", "$SYS", "$x", "ü", "€", " ", "aa", "日本",
+/// Topic levels worth mixing: empty, `$`-prefixed, unicode, look-alikes of wildcards, and
+/// levels around eight bytes that differ only at the end (the trie compares labels of up
+/// to eight bytes as one word, and longer ones byte by byte).
+const LEVELS: [&str; 17] = [
+    "",
+    "a",
+    "b",
+    "ab",
+    "$SYS",
+    "$x",
+    "ü",
+    "€",
+    " ",
+    "aa",
+    "日本",
+    "sensors",
+    "abcdefgh",
+    "abcdefgi",
+    "abcdefghi",
+    "temperature",
+    "temperaturf",
 ];
 
 fn literal_level() -> impl Strategy<Value = String> {
