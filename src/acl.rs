@@ -261,8 +261,7 @@ impl TopicSet {
         TopicSet {
             nodes: Box::new([root]),
             edges: Box::new([]),
-            // The padding `flatten` leaves after the labels.
-            labels: Box::new([0; 7]),
+            labels: Box::new([]),
             single: None,
         }
     }
@@ -347,8 +346,6 @@ impl TopicSet {
                 nodes[child].flags |= VIA_PLUS | inherited;
             }
         }
-        // So that eight bytes can be read from any label's start (see `label_starts`).
-        labels.extend_from_slice(&[0; 7]);
         TopicSet {
             nodes: nodes.into(),
             edges: edges.into(),
@@ -362,22 +359,15 @@ impl TopicSet {
         &self.labels[start..start + edge.label_len as usize]
     }
 
-    /// True when `rest` starts with the edge's label. Called per message: a label of up to
-    /// eight bytes is compared as one word (the label buffer is padded so that eight bytes
-    /// can always be read), which costs less than calling `memcmp`.
+    /// True when `rest` starts with the edge's label: per message, so compared a word at a
+    /// time by [`same_bytes`] rather than by calling `memcmp`.
     #[inline(always)]
     fn label_starts(&self, edge: &Edge, rest: &[u8]) -> bool {
         let (start, len) = (edge.label_start as usize, usize::from(edge.label_len));
-        if let (Some(topic), Some(label)) = (rest.get(..8), self.labels.get(start..start + 8))
-            && len <= 8
-        {
-            let topic = u64::from_le_bytes(topic.try_into().unwrap_or_default());
-            let label = u64::from_le_bytes(label.try_into().unwrap_or_default());
-            // The label's bytes are the low `len` bytes of the little-endian word; the
-            // shift drops the others.
-            return len == 0 || (topic ^ label) << (64 - 8 * len) == 0;
+        match (rest.get(..len), self.labels.get(start..start + len)) {
+            (Some(level), Some(label)) => same_bytes(level, label),
+            _ => false,
         }
-        rest.starts_with(self.label(edge))
     }
 
     /// The literal child naming the level at the start of `rest`, with that level's length.

@@ -50,8 +50,8 @@ fn valid_topic(topic: &str) -> bool {
 }
 
 /// Topic levels worth mixing: empty, `$`-prefixed, unicode, look-alikes of wildcards, and
-/// levels around eight bytes that differ only at the end (the trie compares labels of up
-/// to eight bytes as one word, and longer ones byte by byte).
+/// levels around eight bytes that differ only at the end (the trie and the single-filter
+/// form compare bytes a word at a time).
 const LEVELS: [&str; 17] = [
     "",
     "a",
