@@ -46,10 +46,13 @@ broker_bench [options]
                             broker alone on the last allowed CPU, clients on the others)
   --same-token              one token for all CONNECTs of an algorithm (default: one per
                             CONNECT, differing in jti)
-  --callgrind               also count instructions per delivery under callgrind
+  --callgrind               also count instructions per delivery and per CONNECT under
+                            callgrind
   --no-callgrind            do not (the default)
   --callgrind-messages N    messages of the shorter callgrind run; the longer sends 2N (200)
   --callgrind-subscribers S,.. subscriber counts of the callgrind runs (10,50)
+  --callgrind-connects N    CONNECTs of the shorter callgrind CONNECT run, one client at
+                            a time; the longer makes 2N (100)
 environment: MOSQUITTO_BIN (/usr/sbin/mosquitto), DYNSEC_PLUGIN (Debian's path)";
 
 struct Options {
@@ -64,6 +67,7 @@ struct Options {
     callgrind: bool,
     callgrind_messages: usize,
     callgrind_subscribers: Vec<usize>,
+    callgrind_connects: usize,
 }
 
 impl Options {
@@ -80,6 +84,7 @@ impl Options {
             callgrind: false,
             callgrind_messages: 200,
             callgrind_subscribers: vec![10, 50],
+            callgrind_connects: 100,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -98,6 +103,7 @@ impl Options {
                 "--connect-parallel" => options.connect_parallel = number(),
                 "--burst" => options.burst = number(),
                 "--callgrind-messages" => options.callgrind_messages = number(),
+                "--callgrind-connects" => options.callgrind_connects = number(),
                 "--callgrind-subscribers" => {
                     let value = args.next().unwrap_or_else(|| usage_error(&arg));
                     options.callgrind_subscribers = value
@@ -609,10 +615,19 @@ struct Login {
     password: String,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum Alg {
     Hs256,
     Rs256,
+}
+
+impl Alg {
+    fn name(self) -> &'static str {
+        match self {
+            Alg::Hs256 => "HS256",
+            Alg::Rs256 => "RS256",
+        }
+    }
 }
 
 /// Every token the JWT broker is sent, made before anything is timed.
@@ -657,7 +672,7 @@ impl Tokens {
         let connect_tokens = if options.same_token {
             1
         } else {
-            options.connects
+            options.connects.max(2 * options.callgrind_connects)
         };
         // Distinct tokens (by jti), so that no cache in the plugin could spare it the work.
         let tokens = |key: &EncodingKey, algorithm, user: &str, count: usize| -> Vec<String> {
@@ -1023,7 +1038,7 @@ fn connect_storm(broker: &Broker, logins: &[Login], connects: usize, parallel: u
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let failure = Mutex::new(None);
-    let start = (broker.cpu(), Instant::now());
+    let start = (broker.begin_timed_phase(), Instant::now());
     thread::scope(|scope| {
         for _ in 0..parallel {
             scope.spawn(|| {
@@ -1047,7 +1062,7 @@ fn connect_storm(broker: &Broker, logins: &[Login], connects: usize, parallel: u
         panic!("CONNECT run: {why}");
     }
     Measured {
-        cpu: broker.cpu() - start.0,
+        cpu: broker.end_timed_phase() - start.0,
         wall: start.1.elapsed().as_secs_f64(),
         units: connects,
     }
@@ -1126,8 +1141,8 @@ fn run_rounds(options: &Options, brokers: &Brokers, all_logins: &[Logins; 3]) ->
 fn callgrind_run(
     brokers: &Brokers,
     setup: Setup,
-    messages: usize,
-    subscribers: usize,
+    work: CallgrindWork,
+    count: usize,
     logins: &Logins,
     out: &Path,
 ) -> u64 {
@@ -1137,13 +1152,21 @@ fn callgrind_run(
         extra_lines: vec!["set_tcp_nodelay true".into()],
     };
     let broker = brokers.start(setup, &launch);
-    let plan = FanOut {
-        messages,
-        subscribers,
-        qos: QoS::AtMostOnce,
-        pacing: Pacing::Lockstep,
-    };
-    fan_out(&broker, &plan, logins);
+    match work {
+        CallgrindWork::Deliveries { subscribers } => {
+            let plan = FanOut {
+                messages: count,
+                subscribers,
+                qos: QoS::AtMostOnce,
+                pacing: Pacing::Lockstep,
+            };
+            fan_out(&broker, &plan, logins);
+        }
+        // One client at a time, so that the broker sees the same sequence in every run.
+        CallgrindWork::Connects(alg) => {
+            connect_storm(&broker, logins.connecting(alg), count, 1);
+        }
+    }
     broker.stop();
     callgrind_total(&PathBuf::from(format!("{}.1", out.display())))
 }
@@ -1160,12 +1183,38 @@ fn callgrind_total(out: &Path) -> u64 {
         .unwrap_or_else(|| panic!("no summary line in {}", out.display()))
 }
 
+/// What a callgrind run does, N or 2N times.
+#[derive(Clone, Copy, PartialEq)]
+enum CallgrindWork {
+    /// Messages, each delivered to this many subscribers.
+    Deliveries { subscribers: usize },
+    /// CONNECTs with tokens of this algorithm (the same password otherwise).
+    Connects(Alg),
+}
+
+impl CallgrindWork {
+    /// Units of work per count: deliveries per message, or one per CONNECT.
+    fn units(self) -> usize {
+        match self {
+            CallgrindWork::Deliveries { subscribers } => subscribers,
+            CallgrindWork::Connects(_) => 1,
+        }
+    }
+
+    fn file_tag(self) -> String {
+        match self {
+            CallgrindWork::Deliveries { subscribers } => format!("{subscribers}x"),
+            CallgrindWork::Connects(alg) => format!("connect-{}-", alg.name().to_lowercase()),
+        }
+    }
+}
+
 struct CallgrindFigure {
     setup: Setup,
-    subscribers: usize,
+    work: CallgrindWork,
     short: u64,
     long: u64,
-    per_delivery: f64,
+    per_unit: f64,
 }
 
 /// Kept for `callgrind_annotate`: `target/broker-bench`, next to `target/release`.
@@ -1176,39 +1225,57 @@ fn callgrind_dir() -> PathBuf {
     dir
 }
 
-/// Ir(2N) - Ir(N) leaves only the work of N more messages: start-up, connections and
-/// shutdown cancel out. One figure per configuration and subscriber count.
+/// Ir(2N) - Ir(N) leaves only the work of N more messages (or CONNECTs): start-up,
+/// connections and shutdown cancel out. One figure per configuration and kind of work.
 fn callgrind_figures(
     options: &Options,
     brokers: &Brokers,
     all_logins: &[Logins; 3],
 ) -> Vec<CallgrindFigure> {
-    let dir = callgrind_dir();
-    let n = options.callgrind_messages;
-    let mut figures = Vec::new();
+    let mut runs = Vec::new();
     for &subscribers in &options.callgrind_subscribers {
         for setup in SETUPS {
-            let logins = &all_logins[setup.index()];
-            let out = |m: usize| {
-                let name = format!("callgrind.{:?}.{subscribers}x{m}", setup).to_lowercase();
-                dir.join(name)
-            };
-            let short = callgrind_run(brokers, setup, n, subscribers, logins, &out(n));
-            let long = callgrind_run(brokers, setup, 2 * n, subscribers, logins, &out(2 * n));
-            let per_delivery = (long as f64 - short as f64) / (n * subscribers) as f64;
-            eprintln!(
-                "callgrind, {:>9}, {subscribers} subscribers: Ir({n}) {short}, Ir({}) {long}",
-                setup.name(),
-                2 * n
-            );
-            figures.push(CallgrindFigure {
-                setup,
-                subscribers,
-                short,
-                long,
-                per_delivery,
-            });
+            let work = CallgrindWork::Deliveries { subscribers };
+            runs.push((setup, work, options.callgrind_messages));
         }
+    }
+    // Without the plugin the algorithm only changes the password's bytes.
+    for (setup, alg) in [
+        (Setup::Bare, Alg::Hs256),
+        (Setup::Jwt, Alg::Hs256),
+        (Setup::Jwt, Alg::Rs256),
+        (Setup::Dynsec, Alg::Hs256),
+    ] {
+        runs.push((
+            setup,
+            CallgrindWork::Connects(alg),
+            options.callgrind_connects,
+        ));
+    }
+    let dir = callgrind_dir();
+    let mut figures = Vec::new();
+    for (setup, work, n) in runs {
+        let logins = &all_logins[setup.index()];
+        let out = |m: usize| {
+            let name = format!("callgrind.{:?}.{}{m}", setup, work.file_tag()).to_lowercase();
+            dir.join(name)
+        };
+        let short = callgrind_run(brokers, setup, work, n, logins, &out(n));
+        let long = callgrind_run(brokers, setup, work, 2 * n, logins, &out(2 * n));
+        let per_unit = (long as f64 - short as f64) / (n * work.units()) as f64;
+        eprintln!(
+            "callgrind, {:>9}, {}: Ir({n}) {short}, Ir({}) {long}",
+            setup.name(),
+            work.file_tag(),
+            2 * n
+        );
+        figures.push(CallgrindFigure {
+            setup,
+            work,
+            short,
+            long,
+            per_unit,
+        });
     }
     figures
 }
@@ -1416,17 +1483,11 @@ fn print_report(
     );
     let n = options.callgrind_messages;
     for &subscribers in &options.callgrind_subscribers {
-        let figures: Vec<&CallgrindFigure> = callgrind
-            .iter()
-            .filter(|c| c.subscribers == subscribers)
-            .collect();
+        let work = CallgrindWork::Deliveries { subscribers };
+        let figures: Vec<&CallgrindFigure> = callgrind.iter().filter(|c| c.work == work).collect();
         if figures.is_empty() {
             continue;
         }
-        let base = figures
-            .iter()
-            .find(|c| c.setup == Setup::Bare)
-            .map(|c| c.per_delivery);
         println!(
             "\n### Instructions per delivered message (callgrind, fan-out QoS 0, 1 → {subscribers} \
              subscribers, lockstep)\n"
@@ -1435,23 +1496,53 @@ fn print_report(
             "(Ir({}) − Ir({n})) / ({n} × {subscribers}), whole broker process\n",
             2 * n
         );
+        print_callgrind_table(&figures, n, "msgs", "delivery");
+    }
+    let n = options.callgrind_connects;
+    let figures: Vec<&CallgrindFigure> = callgrind
+        .iter()
+        .filter(|c| matches!(c.work, CallgrindWork::Connects(_)))
+        .collect();
+    if !figures.is_empty() {
+        println!("\n### Instructions per CONNECT (callgrind, one client at a time)\n");
         println!(
-            "| configuration | Ir({n} msgs) | Ir({} msgs) | instructions / delivery | × |",
+            "(Ir({}) − Ir({n})) / {n}, whole broker process; a token per CONNECT. Instructions \
+             only: the kernel's share of a CONNECT (accept, reads, writes, close) is not counted, \
+             so these ratios are larger than the CPU ratios above.\n",
             2 * n
         );
-        println!("|---|---:|---:|---:|---:|");
-        for figure in figures {
-            println!(
-                "| {} | {} | {} | {:.1} | {:.2} |",
-                figure.setup.name(),
-                figure.short,
-                figure.long,
-                figure.per_delivery,
-                base.map_or(f64::NAN, |b| figure.per_delivery / b)
-            );
-        }
+        print_callgrind_table(&figures, n, "CONNECTs", "CONNECT");
     }
     println!("\n(run took {:.0} s)", notes.took.as_secs_f64());
+}
+
+/// One callgrind table: each configuration's count and its ratio to the run without a
+/// plugin. `n` is the shorter run's count of `counted` (messages or CONNECTs).
+fn print_callgrind_table(figures: &[&CallgrindFigure], n: usize, counted: &str, unit: &str) {
+    let base = figures
+        .iter()
+        .find(|c| c.setup == Setup::Bare)
+        .map(|c| c.per_unit);
+    println!(
+        "| configuration | Ir({n} {counted}) | Ir({} {counted}) | instructions / {unit} | × |",
+        2 * n
+    );
+    println!("|---|---:|---:|---:|---:|");
+    for figure in figures {
+        let name = match figure.work {
+            CallgrindWork::Connects(alg) if figure.setup == Setup::Jwt => {
+                format!("{} {}", figure.setup.name(), alg.name())
+            }
+            _ => figure.setup.name().to_owned(),
+        };
+        println!(
+            "| {name} | {} | {} | {:.1} | {:.2} |",
+            figure.short,
+            figure.long,
+            figure.per_unit,
+            base.map_or(f64::NAN, |b| figure.per_unit / b)
+        );
+    }
 }
 
 fn main() {
