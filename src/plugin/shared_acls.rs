@@ -2,10 +2,15 @@
 //! devices with the same claims holds one compiled trie, not one per device.
 //!
 //! A token's patterns are compiled, then looked up by the compiled ACL itself: tries are
-//! canonical, so equal ACLs mean equal rights, and nothing but the ACL is kept (no copy of
-//! the patterns as a key). The table keeps weak references, so an ACL lives exactly as
-//! long as a session uses it; entries whose ACL is gone are pruned when the table has
-//! doubled since the last prune.
+//! canonical, so equal ACLs mean equal rights, and the same rights written differently
+//! (in another order, with a pattern twice) share too. Once an ACL is known to be shared,
+//! its patterns as written are kept as a second key, so that the next client of a fleet
+//! finds it without compiling (a reconnecting fleet would otherwise compile and throw
+//! away one trie per CONNECT). An ACL of one client only gets no such key: the copy would
+//! add to every client's memory and save nothing.
+//!
+//! The table keeps weak references, so an ACL lives exactly as long as a session uses it;
+//! entries whose ACL is gone are pruned when the table has doubled since the last prune.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -22,8 +27,16 @@ pub struct SharedAcls {
     /// By hash of the compiled ACL. Two live, different ACLs with one hash (which random
     /// keys make vanishingly rare) simply do not share: the second is not entered.
     by_hash: HashMap<u64, Weak<Acl>>,
+    /// Shared ACLs by hash of their patterns as written ([`write_key`]); the written key
+    /// is compared byte for byte, so a second key with the same hash only replaces the
+    /// first.
+    by_patterns: HashMap<u64, (Box<[u8]>, Weak<Acl>)>,
+    /// The key of the patterns being looked up, kept to spare an allocation per CONNECT.
+    key: Vec<u8>,
     hasher: RandomState,
     prune_at: usize,
+    #[cfg(test)]
+    compiled: usize,
 }
 
 impl SharedAcls {
@@ -33,28 +46,67 @@ impl SharedAcls {
         patterns: &AclPatterns,
         names: &ClaimNames,
     ) -> Result<Arc<Acl>, String> {
+        self.key.clear();
+        write_key(patterns, &mut self.key);
+        let key_hash = self.hasher.hash_one(&self.key[..]);
+        if let Some((written, acl)) = self.by_patterns.get(&key_hash)
+            && **written == self.key[..]
+            && let Some(acl) = acl.upgrade()
+        {
+            return Ok(acl);
+        }
         let compiled = Acl::compile(patterns, names)?;
+        #[cfg(test)]
+        {
+            self.compiled += 1;
+        }
         let hash = self.hasher.hash_one(&compiled);
         let entered = self.by_hash.get(&hash).and_then(Weak::upgrade);
-        if let Some(existing) = &entered
-            && **existing == compiled
-        {
+        if let Some(existing) = entered.as_ref().filter(|acl| ***acl == compiled) {
+            let written = (self.key.as_slice().into(), Arc::downgrade(existing));
+            self.by_patterns.insert(key_hash, written);
+            self.prune_if_grown();
             return Ok(existing.clone());
         }
         let acl = Arc::new(compiled);
         if entered.is_none() {
-            if self.by_hash.len() >= self.prune_at.max(MIN_PRUNE) {
-                self.by_hash.retain(|_, acl| acl.strong_count() > 0);
-                self.prune_at = 2 * self.by_hash.len();
-            }
             self.by_hash.insert(hash, Arc::downgrade(&acl));
+            self.prune_if_grown();
         }
         Ok(acl)
     }
 
+    fn prune_if_grown(&mut self) {
+        let entries = self.by_hash.len() + self.by_patterns.len();
+        if entries > self.prune_at.max(MIN_PRUNE) {
+            self.by_hash.retain(|_, acl| acl.strong_count() > 0);
+            self.by_patterns
+                .retain(|_, (_, acl)| acl.strong_count() > 0);
+            self.prune_at = 2 * (self.by_hash.len() + self.by_patterns.len());
+        }
+    }
+
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.by_hash.len()
+        self.by_hash.len() + self.by_patterns.len()
+    }
+}
+
+/// The three pattern lists as one byte string that two lists share only when they are
+/// equal, absent ones included: each list is marked present or absent, and each pattern
+/// is preceded by its length.
+fn write_key(patterns: &AclPatterns, key: &mut Vec<u8>) {
+    for list in [&patterns.publish, &patterns.subscribe, &patterns.receive] {
+        let Some(list) = list else {
+            key.push(0);
+            continue;
+        };
+        key.push(1);
+        key.extend_from_slice(&(list.len() as u64).to_le_bytes());
+        for pattern in list {
+            key.extend_from_slice(&(pattern.len() as u64).to_le_bytes());
+            key.extend_from_slice(pattern.as_bytes());
+        }
     }
 }
 
@@ -62,6 +114,7 @@ impl SharedAcls {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use proptest::prelude::*;
 
     fn patterns(publish: &str) -> AclPatterns {
         AclPatterns {
@@ -107,5 +160,86 @@ mod tests {
             );
         }
         assert!(shared.len() <= MIN_PRUNE + 1, "{}", shared.len());
+    }
+
+    #[test]
+    fn a_fleet_with_the_same_patterns_compiles_them_at_most_twice() {
+        let names = Config::default().claims;
+        let mut shared = SharedAcls::default();
+        let fleet: Vec<_> = (0..5)
+            .map(|_| shared.get_or_compile(&patterns("d/#"), &names).unwrap())
+            .collect();
+        assert!(fleet.iter().all(|acl| Arc::ptr_eq(acl, &fleet[0])));
+        // The first compiles; the second compiles to learn that it is shared.
+        assert_eq!(shared.compiled, 2);
+        // Other patterns are not given the fleet's ACL.
+        let other = shared.get_or_compile(&patterns("e/#"), &names).unwrap();
+        assert!(!Arc::ptr_eq(&other, &fleet[0]));
+        assert_eq!(shared.compiled, 3);
+        // Nor are patterns whose lookup key starts like the fleet's.
+        let longer = AclPatterns {
+            publish: Some(vec!["d/#".into(), "f".into()]),
+            ..AclPatterns::default()
+        };
+        let longer = shared.get_or_compile(&longer, &names).unwrap();
+        assert!(!Arc::ptr_eq(&longer, &fleet[0]));
+        assert!(longer.allows(crate::acl::Access::Write, b"f"));
+        // Once the fleet is gone, its key does not keep the ACL: it is compiled anew.
+        drop(fleet);
+        let fresh = shared.get_or_compile(&patterns("d/#"), &names).unwrap();
+        assert_eq!(Arc::strong_count(&fresh), 1);
+        assert_eq!(shared.compiled, 5);
+    }
+
+    fn lists() -> impl Strategy<Value = AclPatterns> {
+        let list = proptest::option::of(proptest::collection::vec("[ab/]{0,3}", 0..3));
+        (list.clone(), list.clone(), list).prop_map(|(publish, subscribe, receive)| AclPatterns {
+            publish,
+            subscribe,
+            receive,
+        })
+    }
+
+    fn key(patterns: &AclPatterns) -> Vec<u8> {
+        let mut key = Vec::new();
+        write_key(patterns, &mut key);
+        key
+    }
+
+    #[test]
+    fn patterns_split_or_placed_differently_have_different_keys() {
+        let list = |patterns: &[&str]| Some(patterns.iter().map(|p| p.to_string()).collect());
+        let publish = |publish| AclPatterns {
+            publish,
+            ..AclPatterns::default()
+        };
+        let pairs = [
+            (publish(list(&["a", "bb"])), publish(list(&["ab", "b"]))),
+            (publish(list(&["a/b"])), publish(list(&["a", "/b"]))),
+            (publish(list(&[])), publish(None)),
+            (publish(list(&[""])), publish(list(&[]))),
+            (
+                publish(list(&["a"])),
+                AclPatterns {
+                    subscribe: list(&["a"]),
+                    ..AclPatterns::default()
+                },
+            ),
+        ];
+        for (a, b) in pairs {
+            assert_ne!(key(&a), key(&b), "{a:?} and {b:?}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Lists that differ only in where one pattern ends and the next begins, or in
+        /// which claim holds a pattern, or in an empty list against an absent one, must
+        /// not share a key.
+        #[test]
+        fn patterns_share_a_key_only_when_equal(a in lists(), b in lists()) {
+            prop_assert_eq!(key(&a) == key(&b), a == b);
+        }
     }
 }
