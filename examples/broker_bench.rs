@@ -51,6 +51,8 @@ broker_bench [options]
   --no-callgrind            do not (the default)
   --callgrind-messages N    messages of the shorter callgrind run; the longer sends 2N (200)
   --callgrind-subscribers S,.. subscriber counts of the callgrind runs (10,50)
+  --jwt-option NAME=VALUE   an extra plugin_opt_NAME line for jwt-auth (repeatable), such
+                            as token_cache=0
   --callgrind-connects N    CONNECTs of the shorter callgrind CONNECT run, one client at
                             a time; the longer makes 2N (100)
 environment: MOSQUITTO_BIN (/usr/sbin/mosquitto), DYNSEC_PLUGIN (Debian's path)";
@@ -68,6 +70,8 @@ struct Options {
     callgrind_messages: usize,
     callgrind_subscribers: Vec<usize>,
     callgrind_connects: usize,
+    /// Extra `plugin_opt_` lines for jwt-auth.
+    jwt_options: Vec<String>,
 }
 
 impl Options {
@@ -85,6 +89,7 @@ impl Options {
             callgrind_messages: 200,
             callgrind_subscribers: vec![10, 50],
             callgrind_connects: 100,
+            jwt_options: Vec::new(),
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -113,6 +118,15 @@ impl Options {
                             _ => usage_error(&format!("{arg} {value}")),
                         })
                         .collect();
+                }
+                "--jwt-option" => {
+                    let value = args.next().unwrap_or_else(|| usage_error(&arg));
+                    let Some((name, value)) = value.split_once('=') else {
+                        usage_error(&format!("{arg} {value}"));
+                    };
+                    options
+                        .jwt_options
+                        .push(format!("plugin_opt_{name} {value}"));
                 }
                 "--same-token" => options.same_token = true,
                 "--no-pin" => options.pin = false,
@@ -509,10 +523,12 @@ struct Brokers {
     dynsec_dir: tempfile::TempDir,
     /// The CPU every broker is pinned to, if any.
     cpu: Option<usize>,
+    /// Extra configuration lines of jwt-auth brokers.
+    jwt_options: Vec<String>,
 }
 
 impl Brokers {
-    fn prepare(cpu: Option<usize>) -> Brokers {
+    fn prepare(cpu: Option<usize>, jwt_options: Vec<String>) -> Brokers {
         let dynsec_dir = tempfile::tempdir().expect("temporary directory");
         let template = dynsec_dir.path().join("dynamic-security.json");
         dynsec_init(&template);
@@ -524,7 +540,11 @@ impl Brokers {
         );
         dynsec_grant_bench_rights(broker.port);
         broker.stop();
-        Brokers { dynsec_dir, cpu }
+        Brokers {
+            dynsec_dir,
+            cpu,
+            jwt_options,
+        }
     }
 
     fn dynsec_template(&self) -> PathBuf {
@@ -538,7 +558,11 @@ impl Brokers {
             if setup == Setup::Dynsec {
                 std::fs::copy(self.dynsec_template(), &dynsec_file).expect("dynsec copy");
             }
-            render_config(setup, port, &dynsec_file, launch)
+            let mut conf = render_config(setup, port, &dynsec_file, launch);
+            if setup == Setup::Jwt {
+                conf.extend(self.jwt_options.iter().map(|line| format!("{line}\n")));
+            }
+            conf
         };
         Broker::start(conf, launch.callgrind_out.as_deref(), self.cpu)
     }
@@ -1428,6 +1452,12 @@ fn print_report(
         ),
         None => println!("- broker and clients not pinned to CPUs"),
     }
+    if !options.jwt_options.is_empty() {
+        println!(
+            "- jwt-auth configured also with: {}",
+            options.jwt_options.join(", ")
+        );
+    }
     println!(
         "- broker CPU = user + system time of the mosquitto process over the timed phase; \
          rate = wall clock, clients on the same machine"
@@ -1557,7 +1587,10 @@ fn main() {
     } else {
         None
     };
-    let brokers = Brokers::prepare(pinned.as_ref().map(|(broker, _)| *broker));
+    let brokers = Brokers::prepare(
+        pinned.as_ref().map(|(broker, _)| *broker),
+        options.jwt_options.clone(),
+    );
     let results = run_rounds(&options, &brokers, &all_logins);
     let callgrind = if options.callgrind {
         callgrind_figures(&options, &brokers, &all_logins)
