@@ -13,6 +13,7 @@ compile_error!("a crypto backend is needed: the default aws-lc, or --features ru
 pub mod acl;
 pub mod algorithm;
 pub mod config;
+pub mod digest;
 pub mod fetch;
 pub mod ffi;
 pub mod keys;
