@@ -29,6 +29,48 @@ fn a_valid_token_is_accepted_over_mqtt5_and_mqtt311() {
 /// clock lags the precise one by some milliseconds, so just after a second begins it still
 /// reads the second before: a check made with it would find the token issued in the
 /// future. Each login here starts right after a second begins.
+/// The debug line of an admitted client is left to the broker's printf when its names
+/// need no escaping, and made by the plugin otherwise; it must read the same either way.
+#[test]
+fn the_admitted_line_reads_alike_whoever_formats_it() {
+    let broker =
+        Broker::start(&BrokerConfig::with_secret(SECRET).option("required_claims", "none"));
+    let expiring = hs256(&claims("alice", json!({})));
+    let forever = hs256(&json!({"username": "alice"}));
+    let _plain = Mqtt5::login(broker.port, "plain", "alice", &expiring).unwrap();
+    let _lasting = Mqtt5::login(broker.port, "lasting", "alice", &forever).unwrap();
+    let _wide = Mqtt5::login(broker.port, "wide-é", "alice", &expiring).unwrap();
+    // What follows the broker's timestamp.
+    let line = |id: &str| -> String {
+        let text = format!("jwt-auth: client '{id}' authenticated as 'alice' ");
+        let line = broker.log.wait_for_text(&text);
+        line[line.find(&text).unwrap()..].to_owned()
+    };
+    let until = |line: &str, id: &str| -> (u64, usize) {
+        let prefix = format!("jwt-auth: client '{id}' authenticated as 'alice' until ");
+        let rest = line
+            .strip_prefix(&prefix)
+            .unwrap_or_else(|| panic!("{line}"));
+        let (seconds, rest) = rest.split_once(" s from now; ").expect(line);
+        let held = rest.strip_suffix(" client states held").expect(line);
+        (seconds.parse().expect(line), held.parse().expect(line))
+    };
+    let (seconds, held) = until(&line("plain"), "plain");
+    assert!(
+        (590..=600).contains(&seconds) && held == 1,
+        "{seconds} {held}"
+    );
+    assert_eq!(
+        line("lasting"),
+        "jwt-auth: client 'lasting' authenticated as 'alice' without expiry; 2 client states held"
+    );
+    let (seconds, held) = until(&line("wide-é"), "wide-é");
+    assert!(
+        (590..=600).contains(&seconds) && held == 3,
+        "{seconds} {held}"
+    );
+}
+
 #[test]
 fn a_token_minted_this_second_is_accepted_at_once() {
     let broker = hs_broker();

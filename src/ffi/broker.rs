@@ -1,14 +1,22 @@
 //! [`Broker`] implemented with Mosquitto's own functions. Only called on the broker's
 //! thread, from inside its callbacks.
 
-use std::ffi::{CString, c_int};
+use std::ffi::{CStr, CString, c_char, c_int, c_longlong, c_ulong};
 
+use crate::plugin::broker::{Admitted, PlainParts};
 use crate::plugin::{Broker, Client, LogLevel};
 
 use super::bindings::{self, mosquitto};
 use super::boundary::c_bytes;
 
 pub struct MosquittoBroker;
+
+/// The formats of [`Admitted`]'s line, with and without an expiry, for its plain parts:
+/// client id and user (`%.*s`: at most 64 bytes each, not NUL-terminated), the seconds
+/// (`%lld`), the client states held (`%lu`).
+const ADMITTED_UNTIL: &CStr = c"jwt-auth: client '%.*s' authenticated as '%.*s' until %lld s from now; %lu client states held";
+const ADMITTED_FOREVER: &CStr =
+    c"jwt-auth: client '%.*s' authenticated as '%.*s' without expiry; %lu client states held";
 
 fn pointer(client: Client) -> *mut mosquitto {
     client.0 as *mut mosquitto
@@ -29,6 +37,53 @@ impl Broker for MosquittoBroker {
         // SAFETY: a valid format string with one %s and a NUL-terminated argument; the
         // message never reaches the format position, so '%' in it is harmless.
         unsafe { bindings::mosquitto_log_printf(level as c_int, c"%s".as_ptr(), text.as_ptr()) };
+    }
+
+    /// Mosquitto's printf formats the line only if it keeps debug lines, so a CONNECT
+    /// pays for no text when it does not (its default).
+    fn log_admitted(&self, line: &Admitted<'_>) {
+        let Some(PlainParts {
+            client_id,
+            user,
+            expires_in,
+            held,
+        }) = line.plain_parts()
+        else {
+            return self.log(LogLevel::Debug, &line.to_string());
+        };
+        let level = bindings::MOSQ_LOG_DEBUG as c_int;
+        // At most 64 bytes each (`plain_parts`), so the lengths fit `%.*s`'s int.
+        let (id_len, user_len) = (client_id.len() as c_int, user.len() as c_int);
+        let (id, user): (*const c_char, *const c_char) =
+            (client_id.as_ptr().cast(), user.as_ptr().cast());
+        let held = held as c_ulong;
+        // SAFETY: each format's conversions match the arguments in number and type;
+        // `%.*s` reads at most its length from its pointer, valid for that many bytes
+        // (and never read for length 0); the names are printable ASCII, and arguments
+        // never reach the format position, so '%' in them is harmless.
+        unsafe {
+            match expires_in {
+                Some(seconds) => bindings::mosquitto_log_printf(
+                    level,
+                    ADMITTED_UNTIL.as_ptr(),
+                    id_len,
+                    id,
+                    user_len,
+                    user,
+                    seconds as c_longlong,
+                    held,
+                ),
+                None => bindings::mosquitto_log_printf(
+                    level,
+                    ADMITTED_FOREVER.as_ptr(),
+                    id_len,
+                    id,
+                    user_len,
+                    user,
+                    held,
+                ),
+            }
+        }
     }
 
     fn with_client_id<R>(&self, client: Client, read: impl FnOnce(Option<&[u8]>) -> R) -> R {
@@ -101,4 +156,54 @@ fn clock(id: libc::clockid_t) -> f64 {
         return f64::INFINITY;
     }
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What C's printf writes for these formats: `%.*s` takes a length and bytes,
+    /// `%lld` and `%lu` a number.
+    fn printf(format: &CStr, mut args: Vec<String>) -> String {
+        let format = format.to_str().unwrap();
+        let mut out = String::new();
+        let mut rest = format;
+        while let Some(at) = rest.find('%') {
+            out.push_str(&rest[..at]);
+            rest = &rest[at..];
+            let conversion = ["%.*s", "%lld", "%lu"]
+                .into_iter()
+                .find(|c| rest.starts_with(c))
+                .unwrap_or_else(|| panic!("unexpected conversion in {format}"));
+            out.push_str(&args.remove(0));
+            rest = &rest[conversion.len()..];
+        }
+        out.push_str(rest);
+        assert!(args.is_empty(), "arguments left over");
+        out
+    }
+
+    #[test]
+    fn the_formats_print_the_admitted_line_word_for_word() {
+        for expires_in in [Some(3600.0), Some(1.4), None] {
+            let line = Admitted {
+                client_id: b"sensor-7 %s",
+                user: "alice",
+                expires_in,
+                held: 12,
+            };
+            let parts = line.plain_parts().unwrap();
+            let (format, seconds) = match parts.expires_in {
+                Some(seconds) => (ADMITTED_UNTIL, vec![seconds.to_string()]),
+                None => (ADMITTED_FOREVER, vec![]),
+            };
+            let mut args = vec![
+                String::from_utf8(parts.client_id.to_vec()).unwrap(),
+                String::from_utf8(parts.user.to_vec()).unwrap(),
+            ];
+            args.extend(seconds);
+            args.push(parts.held.to_string());
+            assert_eq!(printf(format, args), line.to_string());
+        }
+    }
 }

@@ -5,6 +5,8 @@
 use crate::config::TokenSource;
 use crate::placeholders::{self, Values};
 use crate::token::{AclPatterns, Jwt, VerifiedToken, sanitize};
+
+use super::admitted::{Admitted, Lifetime};
 use std::hash::BuildHasher;
 use std::rc::Rc;
 
@@ -169,7 +171,7 @@ impl<B: Broker> Plugin<B> {
             Ok(verified) => {
                 let line = format!(
                     "{LOG_PREFIX}: client '{id}' re-authenticated {}",
-                    lifetime(verified.token.expires_at, self.broker.now())
+                    Lifetime::until(verified.token.expires_at, self.broker.now())
                 );
                 self.broker.log(LogLevel::Debug, &line);
                 AuthDecision::Accept
@@ -310,15 +312,12 @@ impl<B: Broker> Plugin<B> {
             sessions.insert(client, session, now);
             sessions.count()
         };
-        self.broker.log(
-            LogLevel::Debug,
-            &format!(
-                "{LOG_PREFIX}: client '{}' authenticated as '{}' {}; {held} client states held",
-                sanitize(&String::from_utf8_lossy(&client_id)),
-                sanitize(&token.user),
-                lifetime(token.expires_at, now)
-            ),
-        );
+        self.broker.log_admitted(&Admitted {
+            client_id: &client_id,
+            user: &token.user,
+            expires_in: token.expires_at.map(|deadline| deadline - now),
+            held,
+        });
         Ok(())
     }
 
@@ -397,81 +396,5 @@ impl<B: Broker> Plugin<B> {
             LogLevel::Notice,
             &format!("{LOG_PREFIX}: refused client '{id}' ({user}): {why}"),
         );
-    }
-}
-
-/// How long a token still counts, for the log.
-fn lifetime(expires_at: Option<f64>, now: f64) -> Lifetime {
-    Lifetime(expires_at.map(|deadline| deadline - now))
-}
-
-struct Lifetime(Option<f64>);
-
-impl std::fmt::Display for Lifetime {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let Some(seconds) = self.0 else {
-            return f.write_str("without expiry");
-        };
-        // What `{:.0}` writes (nearest, ties to even), but a float with a precision takes
-        // the exact path, thousands of instructions; a whole number in range is printed
-        // as an integer.
-        let rounded = seconds.round_ties_even();
-        if (1.0..1e15).contains(&rounded) {
-            write!(f, "until {} s from now", rounded as i64)
-        } else {
-            write!(f, "until {seconds:.0} s from now")
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn as_formatted(seconds: f64) -> String {
-        format!("until {seconds:.0} s from now")
-    }
-
-    #[test]
-    fn lifetime_is_written_as_with_a_precision() {
-        let edges = [
-            0.0,
-            -0.0,
-            0.2,
-            0.5,
-            1.5,
-            2.5,
-            3.5,
-            -0.4,
-            -2.5,
-            0.999_999,
-            1e15 - 0.5,
-            1e15,
-            1e15 + 1.0,
-            9.1e15,
-            1e300,
-            3599.5,
-            3600.5,
-            86_399.999,
-        ];
-        for seconds in edges {
-            assert_eq!(
-                lifetime(Some(seconds), 0.0).to_string(),
-                as_formatted(seconds)
-            );
-        }
-        assert_eq!(lifetime(None, 5.0).to_string(), "without expiry");
-    }
-
-    proptest! {
-        #[test]
-        fn lifetime_is_written_as_with_a_precision_anywhere(
-            deadline in prop_oneof![0.0..1e5, 0.0..2e15, any::<f64>()],
-            now in prop_oneof![Just(0.0), 1.7e9..1.9e9],
-        ) {
-            let seconds = deadline - now;
-            prop_assert_eq!(lifetime(Some(deadline), now).to_string(), as_formatted(seconds));
-        }
     }
 }

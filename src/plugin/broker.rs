@@ -1,6 +1,8 @@
 //! What the plugin logic needs from the broker, as a trait: the FFI layer implements it
 //! with Mosquitto's functions, tests with a fake.
 
+pub use super::admitted::{Admitted, PlainParts};
+
 /// A connected (or offline, durable) client as the broker knows it: the address of its
 /// `struct mosquitto`. Stable for one connection's life, and reused by the broker after
 /// the client is freed.
@@ -18,6 +20,12 @@ pub enum LogLevel {
 
 pub trait Broker {
     fn log(&self, level: LogLevel, message: &str);
+
+    /// The debug line of a client just admitted, on every CONNECT: a broker may leave it
+    /// to be formatted only if it keeps debug lines.
+    fn log_admitted(&self, line: &Admitted<'_>) {
+        self.log(LogLevel::Debug, &line.to_string());
+    }
 
     /// Reads the client's id. The bytes belong to the broker, so they are lent to `read`
     /// only: no later broker call can free them under a reference kept.
