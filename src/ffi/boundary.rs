@@ -12,22 +12,26 @@ use super::broker::MosquittoBroker;
 /// Unwinding out of an `extern "C"` function aborts the process, which here is the whole
 /// broker, so every entry point and callback goes through this.
 #[inline]
-pub fn guard(what: &str, fail_closed: c_int, body: impl FnOnce() -> c_int) -> c_int {
+pub fn guard(what: &'static str, fail_closed: c_int, body: impl FnOnce() -> c_int) -> c_int {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(code) => code,
-        Err(_) => {
-            // Logging allocates and calls the broker; if even that panics, stay quiet.
-            let _ = catch_unwind(|| {
-                MosquittoBroker.log(
-                    LogLevel::Error,
-                    &format!(
-                        "jwt-auth: internal error in {what}; answered with code {fail_closed}"
-                    ),
-                );
-            });
-            fail_closed
-        }
+        Err(_) => report_panic(what, fail_closed),
     }
+}
+
+/// Out of line, so that the per-message callbacks do not spill `what` for a log line they
+/// almost never write.
+#[cold]
+#[inline(never)]
+fn report_panic(what: &'static str, fail_closed: c_int) -> c_int {
+    // Logging allocates and calls the broker; if even that panics, stay quiet.
+    let _ = catch_unwind(|| {
+        MosquittoBroker.log(
+            LogLevel::Error,
+            &format!("jwt-auth: internal error in {what}; answered with code {fail_closed}"),
+        );
+    });
+    fail_closed
 }
 
 /// The bytes of a NUL-terminated C string, or `None` for a NULL pointer.

@@ -147,7 +147,7 @@ extern "C" fn on_acl_check(_event: c_int, data: *mut c_void, userdata: *mut c_vo
 /// CLIENT_OFFLINE, DISCONNECT). Nothing is denied here: on failure, state is only kept
 /// longer.
 fn client_event(
-    what: &str,
+    what: &'static str,
     data: *mut c_void,
     userdata: *mut c_void,
     handle: impl FnOnce(&Plugin<MosquittoBroker>, Client),

@@ -171,7 +171,19 @@ impl Sessions {
 
     /// Every callback starts here. `current` is the client of an ACL check, whose checks
     /// may be the last ones of an ending session.
+    ///
+    /// Inline down to the test for an ending session: it runs at every message check, and
+    /// there is rarely one.
+    #[inline]
     pub fn settle(&mut self, current: Option<Client>) {
+        if self.ending.is_some() {
+            self.settle_ending(current);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn settle_ending(&mut self, current: Option<Client>) {
         if let Some(ending) = self.ending
             && current != Some(ending)
         {
