@@ -39,17 +39,20 @@ impl<B: Broker> Plugin<B> {
             self.take_fetch_news();
         }
         let now_ms = deadlines::to_ms(now);
-        if self.sessions().deadline_due(now_ms) {
+        // One look at the queue's head answers both whether a deadline is due and, when
+        // none is, how long until the next.
+        let mut next = self.sessions().next_deadline_in(now_ms);
+        if next == Some(0) {
             self.kick_expired(now);
+            next = self.sessions.borrow().next_deadline_in(now_ms);
         }
-        self.sessions
-            .borrow()
-            .next_deadline_in(now_ms)
-            .map(|ms| ms.clamp(1, MAX_TICK_GAP_MS))
+        next.map(|ms| ms.clamp(1, MAX_TICK_GAP_MS))
             // Fetched keys are swapped in at ticks too, not only when a client connects.
             .or(self.key_fetch.as_ref().map(|_| MAX_TICK_GAP_MS))
     }
 
+    #[cold]
+    #[inline(never)]
     fn kick_expired(&self, now: f64) {
         // Collected first, then kicked with no borrow held: each kick runs this plugin's
         // DISCONNECT callback, and the will's ACL check, before it returns.

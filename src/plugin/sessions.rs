@@ -245,13 +245,6 @@ impl Sessions {
         due
     }
 
-    /// Whether a deadline has come by `now_ms` (one look at the queue's head).
-    pub fn deadline_due(&self, now_ms: u64) -> bool {
-        self.deadlines
-            .as_ref()
-            .is_some_and(|d| d.next_in(now_ms) == Some(0))
-    }
-
     /// At RELOAD: the broker is about to re-check every client it holds, each once.
     pub fn arm_rechecks(&mut self) {
         for session in self.by_client.values_mut() {
