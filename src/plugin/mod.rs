@@ -1,6 +1,7 @@
 //! The plugin's decisions, one method per broker event, free of FFI: the broker is reached
 //! only through the [`Broker`] trait.
 
+mod address_map;
 mod admitted;
 mod auth;
 pub mod broker;

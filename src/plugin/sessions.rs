@@ -16,11 +16,10 @@
 //! (Mosquitto 2.1), or a sweep of offline sessions whose token has expired. The plugin
 //! also compares the client's id and username with the recorded ones on every check.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::acl::{Access, Acl};
+use crate::plugin::address_map::AddressMap;
 use crate::plugin::broker::Client;
 use crate::plugin::deadlines::{self, Deadline, Deadlines};
 
@@ -148,9 +147,9 @@ impl Session {
 
 #[derive(Default)]
 pub struct Sessions {
-    /// Boxed: the table keeps spare slots (up to half of them when it has just grown), and
-    /// a spare slot then costs 16 bytes rather than a whole session.
-    by_client: HashMap<Client, Box<Session>, BuildHasherDefault<AddressHasher>>,
+    /// Boxed: the table keeps spare slots (at least half of them), and a spare slot then
+    /// costs 16 bytes rather than a whole session.
+    by_client: AddressMap<Box<Session>>,
     /// A session that ended with its connection: only its own last checks (the will) may
     /// still come.
     ending: Option<Client>,
@@ -336,28 +335,6 @@ impl Sessions {
 
     pub fn count(&self) -> usize {
         self.by_client.len()
-    }
-}
-
-/// Client addresses are not chosen by clients, so a multiplicative hash is enough and
-/// much cheaper than SipHash on the per-message path.
-#[derive(Default)]
-pub struct AddressHasher(u64);
-
-impl Hasher for AddressHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_usize(&mut self, address: usize) {
-        // Allocations are 16-byte aligned: the low bits carry nothing.
-        self.0 = ((address as u64) >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 
