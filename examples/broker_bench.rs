@@ -1535,10 +1535,16 @@ fn print_report(
         .collect();
     if !figures.is_empty() {
         println!("\n### Instructions per CONNECT (callgrind, one client at a time)\n");
+        let tokens = if options.same_token {
+            "one token for all (so the token cache answers)"
+        } else {
+            "a token per CONNECT"
+        };
         println!(
-            "(Ir({}) − Ir({n})) / {n}, whole broker process; a token per CONNECT. Instructions \
-             only: the kernel's share of a CONNECT (accept, reads, writes, close) is not counted, \
-             so these ratios are larger than the CPU ratios above.\n",
+            "(Ir({}) − Ir({n})) / {n}, whole broker process; {tokens}. Instructions only: the \
+             kernel's share of a CONNECT (accept, reads, writes, close) is not counted, so these \
+             ratios are larger than the CPU ratios above; and they shift by some per cent from \
+             run to run, as the loop passes a CONNECT takes depend on timing.\n",
             2 * n
         );
         print_callgrind_table(&figures, n, "CONNECTs", "CONNECT");

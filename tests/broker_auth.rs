@@ -25,10 +25,6 @@ fn a_valid_token_is_accepted_over_mqtt5_and_mqtt311() {
     assert_eq!(broker.log.count("jwt-auth: refused"), 0);
 }
 
-/// A token minted this very second carries `iat` of this second. The kernel's coarse
-/// clock lags the precise one by some milliseconds, so just after a second begins it still
-/// reads the second before: a check made with it would find the token issued in the
-/// future. Each login here starts right after a second begins.
 /// The debug line of an admitted client is left to the broker's printf when its names
 /// need no escaping, and made by the plugin otherwise; it must read the same either way.
 #[test]
@@ -71,6 +67,10 @@ fn the_admitted_line_reads_alike_whoever_formats_it() {
     );
 }
 
+/// A token minted this very second carries `iat` of this second. The kernel's coarse
+/// clock lags the precise one by some milliseconds, so just after a second begins it still
+/// reads the second before: a check made with it would find the token issued in the
+/// future. Each login here starts right after a second begins.
 #[test]
 fn a_token_minted_this_second_is_accepted_at_once() {
     let broker = hs_broker();

@@ -54,13 +54,20 @@ impl Broker for MosquittoBroker {
         let level = bindings::MOSQ_LOG_DEBUG as c_int;
         // At most 64 bytes each (`plain_parts`), so the lengths fit `%.*s`'s int.
         let (id_len, user_len) = (client_id.len() as c_int, user.len() as c_int);
-        let (id, user): (*const c_char, *const c_char) =
-            (client_id.as_ptr().cast(), user.as_ptr().cast());
+        // An empty name still gets a pointer to a C string, as C asks of `%s`.
+        let text = |name: &[u8]| -> *const c_char {
+            if name.is_empty() {
+                c"".as_ptr()
+            } else {
+                name.as_ptr().cast()
+            }
+        };
+        let (id, user) = (text(client_id), text(user));
         let held = held as c_ulong;
         // SAFETY: each format's conversions match the arguments in number and type;
-        // `%.*s` reads at most its length from its pointer, valid for that many bytes
-        // (and never read for length 0); the names are printable ASCII, and arguments
-        // never reach the format position, so '%' in them is harmless.
+        // `%.*s` reads at most its length from its pointer, valid for that many bytes;
+        // the names are printable ASCII, and arguments never reach the format position, so
+        // '%' in them is harmless.
         unsafe {
             match expires_in {
                 Some(seconds) => bindings::mosquitto_log_printf(

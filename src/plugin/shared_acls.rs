@@ -10,7 +10,8 @@
 //! add to every client's memory and save nothing.
 //!
 //! The table keeps weak references, so an ACL lives exactly as long as a session uses it;
-//! entries whose ACL is gone are pruned when the table has doubled since the last prune.
+//! entries whose ACL is gone are pruned when the table has doubled since the last prune,
+//! and the written keys too when they outnumber the ACLs two to one.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -82,6 +83,12 @@ impl SharedAcls {
             self.by_hash.retain(|_, acl| acl.strong_count() > 0);
             self.by_patterns
                 .retain(|_, (_, acl)| acl.strong_count() > 0);
+            // Keys are only a shortcut, and one live ACL can be written in ever new ways
+            // (an issuer that builds its lists from a set orders them anew in each token):
+            // more than two per live ACL, and they are dropped, to be learnt again.
+            if self.by_patterns.len() > 2 * self.by_hash.len() {
+                self.by_patterns.clear();
+            }
             self.prune_at = 2 * (self.by_hash.len() + self.by_patterns.len());
         }
     }
@@ -189,6 +196,35 @@ mod tests {
         let fresh = shared.get_or_compile(&patterns("d/#"), &names).unwrap();
         assert_eq!(Arc::strong_count(&fresh), 1);
         assert_eq!(shared.compiled, 5);
+    }
+
+    /// One device holds the fleet's ACL while others come and go with tokens whose issuer
+    /// writes the same patterns in a new order each time: the written keys must not grow
+    /// with the tokens issued.
+    #[test]
+    fn written_keys_stay_few_when_one_acl_is_written_in_ever_new_orders() {
+        let names = Config::default().claims;
+        let mut shared = SharedAcls::default();
+        let levels: Vec<String> = (0..7).map(|i| format!("fleet/p{i}")).collect();
+        // The `n`th of the 5,040 orders of the seven patterns (its Lehmer code).
+        let ordered = |mut n: usize| {
+            let mut pool = levels.clone();
+            let mut list = Vec::new();
+            while !pool.is_empty() {
+                list.push(pool.remove(n % pool.len()));
+                n /= pool.len() + 1;
+            }
+            AclPatterns {
+                publish: Some(list),
+                ..AclPatterns::default()
+            }
+        };
+        let resident = shared.get_or_compile(&ordered(0), &names).unwrap();
+        for token in 1..5_000 {
+            let visitor = shared.get_or_compile(&ordered(token), &names).unwrap();
+            assert!(Arc::ptr_eq(&visitor, &resident));
+        }
+        assert!(shared.len() <= 2 * MIN_PRUNE, "{} entries", shared.len());
     }
 
     fn lists() -> impl Strategy<Value = AclPatterns> {
