@@ -5,11 +5,10 @@
 use crate::config::TokenSource;
 use crate::placeholders::{self, Values};
 use crate::token::{AclPatterns, Jwt, VerifiedToken, sanitize};
-
-use super::admitted::{Admitted, Lifetime};
 use std::hash::BuildHasher;
 use std::rc::Rc;
 
+use super::admitted::{Admitted, Lifetime};
 use super::sessions::{Rights, Session};
 use super::token_cache::CachedToken;
 use super::{AuthDecision, Broker, Client, LOG_PREFIX, LogLevel, Plugin};
