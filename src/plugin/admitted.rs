@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::token::sanitize;
+use crate::token::{is_log_safe, sanitize};
 
 use super::LOG_PREFIX;
 
@@ -31,25 +31,20 @@ impl Admitted<'_> {
     /// The parts, when the line is exactly "client '{id}' authenticated as '{user}'"
     /// followed by "until {secs} s from now" or "without expiry", then
     /// "; {held} client states held" with the parts as they are: each name short,
-    /// printable ASCII (what [`sanitize`] leaves unchanged), and the seconds a whole
+    /// printable ASCII ([`is_log_safe`]), and the seconds a whole
     /// number in range. `None` otherwise; the line must then be made by `Display`.
     pub fn plain_parts(&self) -> Option<PlainParts<'_>> {
         let expires_in = match self.expires_in {
             None => None,
             Some(seconds) => Some(whole_seconds(seconds)?),
         };
-        (is_plain(self.client_id) && is_plain(self.user.as_bytes())).then_some(PlainParts {
+        (is_log_safe(self.client_id) && is_log_safe(self.user.as_bytes())).then_some(PlainParts {
             client_id: self.client_id,
             user: self.user.as_bytes(),
             expires_in,
             held: self.held,
         })
     }
-}
-
-/// What [`sanitize`] returns unchanged.
-fn is_plain(text: &[u8]) -> bool {
-    text.len() <= 64 && text.iter().all(|b| (b' '..=b'~').contains(b))
 }
 
 /// `seconds` as `{:.0}` writes it (nearest, ties to even), when that is a whole number

@@ -250,18 +250,30 @@ struct KeyChoice<'a> {
     kid: Option<&'a str>,
 }
 
+/// Characters [`sanitize`] keeps of a name.
+const SANITIZE_LIMIT: usize = 64;
+
 /// Makes client-supplied text safe for one log line: control characters escaped, length
 /// bounded.
 pub fn sanitize(text: &str) -> String {
-    sanitize_to(text, 64)
+    sanitize_to(text, SANITIZE_LIMIT)
+}
+
+/// True for text that [`sanitize`] returns unchanged: short printable ASCII, as most
+/// client ids and user names are.
+pub fn is_log_safe(text: &[u8]) -> bool {
+    is_log_safe_to(text, SANITIZE_LIMIT)
+}
+
+fn is_log_safe_to(text: &[u8], limit: usize) -> bool {
+    text.len() <= limit && text.iter().all(|b| (b' '..=b'~').contains(b))
 }
 
 /// As [`sanitize`], for longer text (a network error that quotes a URL and a server's
 /// words), bounded at `limit` characters.
 pub fn sanitize_to(text: &str, limit: usize) -> String {
-    // Client ids and user names are mostly short printable ASCII, which this leaves as it
-    // is; the loop below costs far more per character, on every CONNECT's log line.
-    if text.len() <= limit && text.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+    // The loop below costs far more per character, on every CONNECT's log line.
+    if is_log_safe_to(text.as_bytes(), limit) {
         return text.to_owned();
     }
     let mut out = String::new();
