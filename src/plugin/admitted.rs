@@ -30,9 +30,9 @@ pub struct PlainParts<'a> {
 impl Admitted<'_> {
     /// The parts, when the line is exactly "client '{id}' authenticated as '{user}'"
     /// followed by "until {secs} s from now" or "without expiry", then
-    /// "; {held} client states held" with the parts as they are: each name short,
-    /// printable ASCII ([`is_log_safe`]), and the seconds a whole
-    /// number in range. `None` otherwise; the line must then be made by `Display`.
+    /// "; {held} client states held" with the parts as they are: each name short printable
+    /// ASCII ([`is_log_safe`]), and the seconds a whole number in range. `None` otherwise;
+    /// the line must then be made by `Display`.
     pub fn plain_parts(&self) -> Option<PlainParts<'_>> {
         let expires_in = match self.expires_in {
             None => None,
