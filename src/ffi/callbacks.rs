@@ -137,19 +137,32 @@ extern "C" fn on_acl_check(_event: c_int, data: *mut c_void, userdata: *mut c_vo
         let Some(client) = client(event.client) else {
             return b::MOSQ_ERR_ACL_DENIED;
         };
+        // Measured only if a check gets as far as comparing it with a filter.
+        // SAFETY: the broker's topic string lives for the call.
+        let topic = || unsafe { c_bytes(event.topic) };
+        // READ, once per message and subscriber, gets a copy of the check of its own, which
+        // knows its access without decoding it again after the topic's `strlen`.
+        if event.access == b::MOSQ_ACL_READ as c_int {
+            return acl_code(
+                instance
+                    .plugin
+                    .acl_check_with(client, Some(Access::Read), topic),
+            );
+        }
         let access = usize::try_from(event.access)
             .ok()
             .and_then(|bit| ACCESS_BY_BIT.get(bit).copied())
             .flatten();
-        // Measured only if a check gets as far as comparing it with a filter.
-        // SAFETY: the broker's topic string lives for the call.
-        let topic = || unsafe { c_bytes(event.topic) };
-        match instance.plugin.acl_check_with(client, access, topic) {
-            AclDecision::Allow => b::MOSQ_ERR_SUCCESS,
-            AclDecision::Deny => b::MOSQ_ERR_ACL_DENIED,
-            AclDecision::Defer => b::MOSQ_ERR_PLUGIN_DEFER,
-        }
+        acl_code(instance.plugin.acl_check_with(client, access, topic))
     })
+}
+
+fn acl_code(decision: AclDecision) -> c_int {
+    match decision {
+        AclDecision::Allow => b::MOSQ_ERR_SUCCESS,
+        AclDecision::Deny => b::MOSQ_ERR_ACL_DENIED,
+        AclDecision::Defer => b::MOSQ_ERR_PLUGIN_DEFER,
+    }
 }
 
 /// The shared body of the events that name a client and want no answer (CONNECT,

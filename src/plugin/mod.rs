@@ -190,7 +190,7 @@ impl<B: Broker> Plugin<B> {
     /// [`Self::acl_check`] with the topic found only when a filter needs it: its length is
     /// a `strlen` that most denials and every superuser can do without, and a call made
     /// last leaves fewer values to keep across it.
-    #[inline]
+    #[inline(always)]
     pub fn acl_check_with<'t>(
         &self,
         client: Client,
