@@ -33,8 +33,11 @@ impl<B: Broker> Plugin<B> {
         // once per delivery. 2.1 may skip a plugin's tick until the time it asked for and
         // then wait seconds for its own timers: there, checks read the clock. Set before
         // anything that could fail, so that it is never left behind.
-        self.pass_clock
-            .set((!self.events.get().connect).then_some(now));
+        self.pass_clock.set(if self.events.get().connect {
+            f64::NAN
+        } else {
+            now
+        });
         if fetching {
             self.take_fetch_news();
         }

@@ -73,8 +73,9 @@ pub struct Plugin<B: Broker> {
     /// connections from then on.
     reloaded: Cell<bool>,
     /// The clock read at the last TICK, when ticks keep it fresh (see `tick`): the time by
-    /// which message checks judge expiry.
-    pass_clock: Cell<Option<f64>>,
+    /// which message checks judge expiry. NaN when there is none, so that the check's
+    /// common case is one comparison: NaN is before no deadline.
+    pass_clock: Cell<f64>,
     /// The client being disconnected at expiry, while the broker does it.
     kicking: Cell<Option<Client>>,
     /// Every DISCONNECT and CLIENT_OFFLINE so far was handled to the end (none panicked),
@@ -131,7 +132,7 @@ impl<B: Broker> Plugin<B> {
             recheck_pass: Cell::new(false),
             ticks_seen: Cell::new(false),
             reloaded: Cell::new(false),
-            pass_clock: Cell::new(None),
+            pass_clock: Cell::new(f64::NAN),
             kicking: Cell::new(None),
             disconnects_handled: Cell::new(true),
             key_fetch,
@@ -219,20 +220,12 @@ impl<B: Broker> Plugin<B> {
         }
         // Time matters only for tokens that expire. A client being disconnected at expiry,
         // and its will, are still judged by its rights.
-        // The clock of the pass is tested first on its own: it is almost always there and
-        // before the deadline. (Folding the two clock tests into one costs 2 instructions
-        // per check, measured under callgrind.)
+        // Only the pass's clock is tested here: it is almost always kept and before the
+        // deadline. The rest is out of line, which spares the common check some registers.
         if let Some(deadline) = session.expires_at
-            && !self.pass_clock.get().is_some_and(|now| now < deadline)
-            && self.kicking.get() != Some(client)
-            && self
-                .pass_clock
-                .get()
-                .unwrap_or_else(|| self.broker.now_for_messages())
-                >= deadline
-            && !(access == Some(Access::Write) && std::mem::take(&mut session.will_after_expiry))
+            && !is_before(self.pass_clock.get(), deadline)
+            && self.is_past_deadline(client, session, access, deadline)
         {
-            self.log_expiry_once(session);
             return AclDecision::Deny;
         }
         if session.superuser {
@@ -244,6 +237,36 @@ impl<B: Broker> Plugin<B> {
         match (access, topic()) {
             (Some(access), Some(topic)) if acl.allows(access, topic) => AclDecision::Allow,
             _ => AclDecision::Deny,
+        }
+    }
+
+    /// Whether a session whose deadline the pass's clock does not show ahead has expired
+    /// for this check; logs it the first time. Out of line: rare, and it calls the broker.
+    #[cold]
+    #[inline(never)]
+    fn is_past_deadline(
+        &self,
+        client: Client,
+        session: &mut Session,
+        access: Option<Access>,
+        deadline: f64,
+    ) -> bool {
+        let expired = self.kicking.get() != Some(client)
+            && self.clock_for_messages() >= deadline
+            && !(access == Some(Access::Write) && std::mem::take(&mut session.will_after_expiry));
+        if expired {
+            self.log_expiry_once(session);
+        }
+        expired
+    }
+
+    /// The pass's clock, or the broker's where ticks do not keep one.
+    fn clock_for_messages(&self) -> f64 {
+        let pass = self.pass_clock.get();
+        if pass.is_nan() {
+            self.broker.now_for_messages()
+        } else {
+            pass
         }
     }
 
@@ -373,6 +396,12 @@ fn log_notes(broker: &impl Broker, notes: &[String]) {
     for note in notes {
         broker.log(LogLevel::Info, &format!("{LOG_PREFIX}: {note}"));
     }
+}
+
+/// `now < deadline`: false for a NaN clock, which stands for none.
+#[inline(always)]
+fn is_before(now: f64, deadline: f64) -> bool {
+    now < deadline
 }
 
 #[cfg(test)]
