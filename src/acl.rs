@@ -47,7 +47,7 @@ impl Acl {
 
     /// READ (once per message and subscriber) and WRITE (once per message) are tested in
     /// turn: a `match` here became a jump table.
-    #[inline]
+    #[inline(always)]
     pub fn allows(&self, access: Access, topic: &[u8]) -> bool {
         if access == Access::Read {
             self.receive.matches(topic)
@@ -438,6 +438,11 @@ impl TopicSet {
         if let Some(filter) = &self.single {
             return matches_literal_prefix(filter, topic);
         }
+        self.walk(topic)
+    }
+
+    #[inline(never)]
+    fn walk(&self, topic: &[u8]) -> bool {
         let Some(mut here) = self.nodes.first() else {
             return false;
         };
@@ -540,19 +545,18 @@ fn is_literal_prefix(levels: &[&str]) -> bool {
 }
 
 /// Whether `filter`, which [`is_literal_prefix`], matches `topic`: `a/b/#` matches `a/b`
-/// and everything under `a/b/`, `a/b` only itself.
+/// and everything under `a/b/`, `a/b` only itself. (Such a filter ends with `#` only as
+/// `/#`, so its last byte tells the two kinds apart.)
 #[inline(always)]
 fn matches_literal_prefix(filter: &[u8], topic: &[u8]) -> bool {
-    match filter.strip_suffix(b"/#") {
-        Some(parent) => {
-            // `parent/`, the filter without its `#`.
-            let under = &filter[..filter.len() - 1];
-            topic
-                .get(..under.len())
-                .is_some_and(|start| same_bytes(start, under))
-                || same_bytes(topic, parent)
-        }
-        None => same_bytes(topic, filter),
+    match filter.split_last() {
+        // `under` is `a/b/`.
+        Some((b'#', under)) => match topic.get(..under.len()) {
+            Some(start) if same_bytes(start, under) => true,
+            // `a/b`, one byte shorter than `under`.
+            _ => topic.len() + 1 == under.len() && same_bytes(topic, &under[..topic.len()]),
+        },
+        _ => same_bytes(topic, filter),
     }
 }
 
