@@ -1319,6 +1319,29 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
+/// A 95 % confidence interval of the median, from order statistics alone, so that it
+/// assumes nothing of how rounds spread: the k-th smallest and the k-th largest of the n
+/// values, for the largest k with P(Binomial(n, 1/2) < k) ≤ 2.5 %. None for fewer than 6
+/// values, too few for one.
+fn median_interval(values: &[f64]) -> Option<(f64, f64)> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    let mut k = 0;
+    let mut below = 0.0;
+    // C(n, j) / 2^n, from j = 0 up.
+    let mut term = 0.5f64.powi(i32::try_from(n).ok()?);
+    for j in 0..n {
+        below += term;
+        if below > 0.025 {
+            break;
+        }
+        k = j + 1;
+        term *= (n - j) as f64 / (j + 1) as f64;
+    }
+    (k >= 1).then(|| (sorted[k - 1], sorted[n - k]))
+}
+
 fn machine_description() -> Vec<String> {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
@@ -1445,7 +1468,8 @@ fn print_report(
     println!(
         "- {} rounds; each round runs every configuration on a fresh broker, in rotating order; \
          medians of the rounds; \"×\" is the median of each round's ratio to the no-plugin \
-         broker of the same round",
+         broker of the same round, with a 95 % confidence interval of that median (from the \
+         order statistics; none under 6 rounds) and the range of the rounds",
         options.rounds
     );
     match &notes.pinned {
@@ -1465,7 +1489,10 @@ fn print_report(
          rate = wall clock, clients on the same machine"
     );
     println!();
-    println!("| scenario | figure | no plugin | jwt-auth | × (range) | dynsec | × (range) |");
+    println!(
+        "| scenario | figure | no plugin | jwt-auth | × [95 % CI] (range) | dynsec | \
+         × [95 % CI] (range) |"
+    );
     println!("|---|---|---:|---:|---:|---:|---:|");
     for (s, scenario) in SCENARIOS.into_iter().enumerate() {
         for figure in [Figure::CpuPerUnit, Figure::Rate] {
@@ -1482,7 +1509,9 @@ fn print_report(
                 let (low, high) = ratios
                     .iter()
                     .fold((f64::MAX, f64::MIN), |(l, h), r| (l.min(*r), h.max(*r)));
-                format!("{:.2} ({low:.2}–{high:.2})", median(ratios))
+                let interval = median_interval(&ratios)
+                    .map_or("–".into(), |(l, h)| format!("{l:.2}–{h:.2}"));
+                format!("{:.2} [{interval}] ({low:.2}–{high:.2})", median(ratios))
             };
             println!(
                 "| {} | {} | {} | {} | {} | {} | {} |",
@@ -1613,4 +1642,25 @@ fn main() {
         took: began.elapsed(),
     };
     print_report(&options, &brokers, &notes, &results, &callgrind);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median_interval;
+
+    #[test]
+    fn the_median_interval_comes_from_the_binomial_order_statistics() {
+        let values: Vec<f64> = (1..=15).rev().map(f64::from).collect();
+        // P(X ≤ 3) = 576 / 32768 ≈ 1.8 % ≤ 2.5 % < P(X ≤ 4) ≈ 5.9 %: the 4th of 15 each way.
+        assert_eq!(median_interval(&values), Some((4.0, 12.0)));
+        // 1 / 64 ≈ 1.6 %: six values give the whole range; 1 / 32 ≈ 3.1 %: five give none.
+        assert_eq!(
+            median_interval(&[6.0, 1.0, 5.0, 2.0, 4.0, 3.0]),
+            Some((1.0, 6.0))
+        );
+        assert_eq!(median_interval(&[1.0, 2.0, 3.0, 4.0, 5.0]), None);
+        // 41 values: P(X ≤ 13) ≈ 1.4 % and P(X ≤ 14) ≈ 3.0 %, so the 14th each way.
+        let many: Vec<f64> = (1..=41).map(f64::from).collect();
+        assert_eq!(median_interval(&many), Some((14.0, 28.0)));
+    }
 }
