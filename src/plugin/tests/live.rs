@@ -74,6 +74,14 @@ fn message_checks_judge_expiry_by_the_clock_of_the_last_tick() {
     assert_eq!(kicks(&h), [("c".to_owned(), true)]);
     assert_eq!(h.check(1, Access::Read, "a"), AclDecision::Deny);
 
+    // `exp` is the first instant a token is refused: a pass whose clock reads exactly
+    // that denies.
+    let h = Harness::new(&[]);
+    assert_eq!(h.connect(1, "c", None, &t), AuthDecision::Accept);
+    h.broker.now.set(NOW + 10.0);
+    h.plugin.tick();
+    assert_eq!(h.check(1, Access::Read, "a"), AclDecision::Deny);
+
     // Without kicks at expiry, or on a broker that may skip ticks (2.1, known by its
     // CONNECT events), ticks do not bound what a check would allow: the clock.
     let no_kicks = Harness::new(&[("disconnect_on_expiry", "false")]);
