@@ -441,6 +441,9 @@ impl TopicSet {
         self.walk(topic)
     }
 
+    /// The walk of [`Self::matches`] for a set of more than one filter. Out of line, so
+    /// that a check against one filter, most devices' rights to receive, keeps fewer
+    /// registers in the callback it is inlined into.
     #[inline(never)]
     fn walk(&self, topic: &[u8]) -> bool {
         let Some(mut here) = self.nodes.first() else {

@@ -116,7 +116,7 @@ extern "C" fn on_ext_auth_start(_event: c_int, data: *mut c_void, userdata: *mut
 }
 
 /// Mosquitto's access bits, by value: one load, where a `match` on them compiles to a
-/// power-of-two test and a bit scan, once per message and subscriber.
+/// power-of-two test and a bit scan, for WRITE (once per message) and the rare kinds.
 const ACCESS_BY_BIT: [Option<Access>; 9] = {
     let mut by_bit = [None; 9];
     by_bit[b::MOSQ_ACL_READ as usize] = Some(Access::Read);

@@ -174,10 +174,10 @@ impl<B: Broker> Plugin<B> {
     }
 
     /// MOSQ_EVT_ACL_CHECK: per message and subscriber for READ, so this path allocates
-    /// nothing and does no JSON or crypto, and is inlined into its callback with what it
-    /// calls; the rare branches (a client to compare, an expiry to log) are kept out of
-    /// line. `access` is `None` for an access kind this plugin does not know, which is
-    /// denied for its own clients.
+    /// nothing and does no JSON or crypto, and is inlined into its callback; out of line
+    /// are a client to compare with its record, an expiry the pass's clock does not rule
+    /// out, and the trie walk of a set of more than one filter. `access` is `None` for an
+    /// access kind this plugin does not know, which is denied for its own clients.
     #[inline]
     pub fn acl_check(
         &self,
@@ -220,8 +220,10 @@ impl<B: Broker> Plugin<B> {
         }
         // Time matters only for tokens that expire. A client being disconnected at expiry,
         // and its will, are still judged by its rights.
-        // Only the pass's clock is tested here: it is almost always kept and before the
-        // deadline. The rest is out of line, which spares the common check some registers.
+        // Only the pass's clock is tested here: on Mosquitto 2.0 with disconnect_on_expiry
+        // it is kept and almost always before the deadline. The rest is out of line, which
+        // spares that check some registers; where no pass clock is kept (2.1, or without
+        // disconnect_on_expiry), it reads the clock there, at the cost of one call more.
         if let Some(deadline) = session.expires_at
             && !is_before(self.pass_clock.get(), deadline)
             && self.is_past_deadline(client, session, access, deadline)
@@ -241,8 +243,8 @@ impl<B: Broker> Plugin<B> {
     }
 
     /// Whether a session whose deadline the pass's clock does not show ahead has expired
-    /// for this check; logs it the first time. Out of line: rare, and it calls the broker.
-    #[cold]
+    /// for this check; logs it the first time. Not cold: where no pass clock is kept,
+    /// every check of an expiring token comes here.
     #[inline(never)]
     fn is_past_deadline(
         &self,
