@@ -614,6 +614,34 @@ fn a_cached_token_still_meets_the_checks_of_each_connection() {
 }
 
 #[test]
+fn a_token_differing_from_a_cached_one_anywhere_is_verified_not_served_from_the_cache() {
+    let h = Harness::new(&[]);
+    let t = token(json!({"publish_acl": "a"}));
+    assert_eq!(h.connect(1, "c1", None, &t), AuthDecision::Accept);
+    assert_eq!(h.plugin.token_cache.borrow().len(), 1);
+    let (signed, signature) = t.rsplit_once('.').unwrap();
+    // The same header and claims under another signature (its first character changed:
+    // all six of its bits count), other claims under the genuine signature, and the
+    // token with more after it: a cache keyed by less than the whole token would admit
+    // each.
+    let first = if signature.starts_with('A') { "B" } else { "A" };
+    let forged = format!("{signed}.{first}{}", &signature[1..]);
+    let other = token(json!({"publish_acl": "#"}));
+    let (other_signed, _) = other.rsplit_once('.').unwrap();
+    let moved = format!("{other_signed}.{signature}");
+    let longer = format!("{t}A");
+    for (i, altered) in [forged, moved, longer].iter().enumerate() {
+        let client = 2 + i;
+        assert_eq!(
+            h.connect(client, &format!("c{client}"), None, altered),
+            AuthDecision::Refuse,
+            "{altered}"
+        );
+    }
+    assert_eq!(h.plugin.token_cache.borrow().len(), 1);
+}
+
+#[test]
 fn token_cache_zero_verifies_every_time() {
     let h = Harness::new(&[("token_cache", "0")]);
     let t = token(json!({}));
