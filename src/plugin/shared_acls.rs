@@ -28,12 +28,8 @@ pub struct SharedAcls {
     /// By hash of the compiled ACL. Two live, different ACLs with one hash (which random
     /// keys make vanishingly rare) simply do not share: the second is not entered.
     by_hash: HashMap<u64, Weak<Acl>>,
-    /// Shared ACLs by hash of their patterns as written ([`write_key`]); the written key
-    /// is compared byte for byte, so a second key with the same hash only replaces the
-    /// first.
-    by_patterns: HashMap<u64, (Box<[u8]>, Weak<Acl>)>,
-    /// The key of the patterns being looked up, kept to spare an allocation per CONNECT.
-    key: Vec<u8>,
+    /// Shared ACLs by their patterns as written.
+    by_patterns: HashMap<AclPatterns, Weak<Acl>>,
     hasher: RandomState,
     prune_at: usize,
     #[cfg(test)]
@@ -47,13 +43,7 @@ impl SharedAcls {
         patterns: &AclPatterns,
         names: &ClaimNames,
     ) -> Result<Arc<Acl>, String> {
-        self.key.clear();
-        write_key(patterns, &mut self.key);
-        let key_hash = self.hasher.hash_one(&self.key[..]);
-        if let Some((written, acl)) = self.by_patterns.get(&key_hash)
-            && **written == self.key[..]
-            && let Some(acl) = acl.upgrade()
-        {
+        if let Some(acl) = self.by_patterns.get(patterns).and_then(Weak::upgrade) {
             return Ok(acl);
         }
         let compiled = Acl::compile(patterns, names)?;
@@ -64,8 +54,8 @@ impl SharedAcls {
         let hash = self.hasher.hash_one(&compiled);
         let entered = self.by_hash.get(&hash).and_then(Weak::upgrade);
         if let Some(existing) = entered.as_ref().filter(|acl| ***acl == compiled) {
-            let written = (self.key.as_slice().into(), Arc::downgrade(existing));
-            self.by_patterns.insert(key_hash, written);
+            self.by_patterns
+                .insert(patterns.clone(), Arc::downgrade(existing));
             self.prune_if_grown();
             return Ok(existing.clone());
         }
@@ -81,8 +71,7 @@ impl SharedAcls {
         let entries = self.by_hash.len() + self.by_patterns.len();
         if entries > self.prune_at.max(MIN_PRUNE) {
             self.by_hash.retain(|_, acl| acl.strong_count() > 0);
-            self.by_patterns
-                .retain(|_, (_, acl)| acl.strong_count() > 0);
+            self.by_patterns.retain(|_, acl| acl.strong_count() > 0);
             // Keys are only a shortcut, and one live ACL can be written in ever new ways
             // (an issuer that builds its lists from a set orders them anew in each token):
             // more than two per live ACL, and they are dropped, to be learnt again.
@@ -96,24 +85,6 @@ impl SharedAcls {
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.by_hash.len() + self.by_patterns.len()
-    }
-}
-
-/// The three pattern lists as one byte string that two lists share only when they are
-/// equal, absent ones included: each list is marked present or absent, and each pattern
-/// is preceded by its length.
-fn write_key(patterns: &AclPatterns, key: &mut Vec<u8>) {
-    for list in [&patterns.publish, &patterns.subscribe, &patterns.receive] {
-        let Some(list) = list else {
-            key.push(0);
-            continue;
-        };
-        key.push(1);
-        key.extend_from_slice(&(list.len() as u64).to_le_bytes());
-        for pattern in list {
-            key.extend_from_slice(&(pattern.len() as u64).to_le_bytes());
-            key.extend_from_slice(pattern.as_bytes());
-        }
     }
 }
 
@@ -228,7 +199,7 @@ mod tests {
     }
 
     fn lists() -> impl Strategy<Value = AclPatterns> {
-        let list = proptest::option::of(proptest::collection::vec("[ab/]{0,3}", 0..3));
+        let list = proptest::option::of(proptest::collection::vec("[ab/]{1,3}", 0..3));
         (list.clone(), list.clone(), list).prop_map(|(publish, subscribe, receive)| AclPatterns {
             publish,
             subscribe,
@@ -236,46 +207,27 @@ mod tests {
         })
     }
 
-    fn key(patterns: &AclPatterns) -> Vec<u8> {
-        let mut key = Vec::new();
-        write_key(patterns, &mut key);
-        key
-    }
-
-    #[test]
-    fn patterns_split_or_placed_differently_have_different_keys() {
-        let list = |patterns: &[&str]| Some(patterns.iter().map(|p| p.to_string()).collect());
-        let publish = |publish| AclPatterns {
-            publish,
-            ..AclPatterns::default()
-        };
-        let pairs = [
-            (publish(list(&["a", "bb"])), publish(list(&["ab", "b"]))),
-            (publish(list(&["a/b"])), publish(list(&["a", "/b"]))),
-            (publish(list(&[])), publish(None)),
-            (publish(list(&[""])), publish(list(&[]))),
-            (
-                publish(list(&["a"])),
-                AclPatterns {
-                    subscribe: list(&["a"]),
-                    ..AclPatterns::default()
-                },
-            ),
-        ];
-        for (a, b) in pairs {
-            assert_ne!(key(&a), key(&b), "{a:?} and {b:?}");
-        }
-    }
-
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #![proptest_config(ProptestConfig::with_cases(500))]
 
-        /// Lists that differ only in where one pattern ends and the next begins, or in
-        /// which claim holds a pattern, or in an empty list against an absent one, must
-        /// not share a key.
+        /// Whatever the order of CONNECTs, and whether the ACL was found by its patterns as
+        /// written, by the compiled ACL or not at all, each client gets the ACL its own
+        /// patterns compile to: lists that differ only in where one pattern ends and the
+        /// next begins, in which claim holds a pattern, or in an empty list against an
+        /// absent one, get theirs.
         #[test]
-        fn patterns_share_a_key_only_when_equal(a in lists(), b in lists()) {
-            prop_assert_eq!(key(&a) == key(&b), a == b);
+        fn each_client_gets_the_acl_its_patterns_compile_to(
+            tokens in proptest::collection::vec(lists(), 1..24),
+        ) {
+            let names = Config::default().claims;
+            let mut shared = SharedAcls::default();
+            let mut held = Vec::new();
+            for patterns in &tokens {
+                let acl = shared.get_or_compile(patterns, &names).unwrap();
+                prop_assert_eq!(&*acl, &Acl::compile(patterns, &names).unwrap());
+                // Held, as a session would, so that later clients find it.
+                held.push(acl);
+            }
         }
     }
 }
